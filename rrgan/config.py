@@ -1,0 +1,311 @@
+"""Typed, frozen configuration: data / model / loss / train settings and named presets.
+
+A config is plain data. It round-trips through JSON, and any leaf can be overridden from the
+command line with ``section.key=value`` (``train.batch_size=8``, ``data.synthesis.recipes=zhang``).
+Unknown keys and values of the wrong type are errors that name the key, because a typo in a
+training config should stop the run before it starts, not after ten hours.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from rrgan.errors import RRGANError
+
+SYNTHESIS_RECIPES = ("zhang", "ceilnet", "dsrnet")
+
+
+class ConfigError(RRGANError):
+    """A config key that does not exist, or a value that does not fit its key."""
+
+
+def _check_range(name: str, value: tuple[float, float], low: float = 0.0) -> None:
+    if len(value) != 2 or not low <= value[0] <= value[1]:
+        raise ConfigError(f"{name} must be a pair (min, max) with {low} <= min <= max, got {value}")
+
+
+@dataclass(frozen=True)
+class SynthesisConfig:
+    """How reflections are blended onto clean photos (DESIGN.md §2); each sample picks one recipe."""
+
+    recipes: tuple[str, ...] = SYNTHESIS_RECIPES
+    zhang_sigma: tuple[float, float] = (1.0, 5.0)
+    zhang_alpha: tuple[float, float] = (0.8, 1.0)
+    ceilnet_sigma: tuple[float, float] = (2.0, 5.0)
+    ceilnet_overflow_gain: float = 1.3
+    dsrnet_sigma: tuple[float, float] = (1.0, 5.0)
+    dsrnet_transmission_scale: tuple[float, float] = (0.8, 1.0)
+    dsrnet_reflection_scale: tuple[float, float] = (0.4, 1.0)
+    dsrnet_screen_probability: float = 0.7
+
+    def __post_init__(self):
+        unknown = [r for r in self.recipes if r not in SYNTHESIS_RECIPES]
+        if not self.recipes or unknown:
+            raise ConfigError(
+                f"data.synthesis.recipes must be a non-empty subset of {SYNTHESIS_RECIPES}, got {self.recipes}")
+        for name in ("zhang_sigma", "ceilnet_sigma", "dsrnet_sigma"):
+            _check_range(f"data.synthesis.{name}", getattr(self, name), low=0.1)
+        for name in ("zhang_alpha", "dsrnet_transmission_scale", "dsrnet_reflection_scale"):
+            _check_range(f"data.synthesis.{name}", getattr(self, name))
+        if not 0.0 <= self.dsrnet_screen_probability <= 1.0:
+            raise ConfigError("data.synthesis.dsrnet_screen_probability must be in [0, 1]")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """What the tf.data pipeline makes of the sources: crop, augmentation and the real/synthetic mix."""
+
+    crop_size: int = 256
+    scale_range: tuple[float, float] = (0.75, 1.25)
+    flip: bool = True
+    real_fraction: float = 0.3
+    shuffle_buffer: int = 512
+    cache: bool = True
+    default_photos: int = 96
+    default_photo_size: int = 192
+    synthesis: SynthesisConfig = field(default_factory=SynthesisConfig)
+
+    def __post_init__(self):
+        if self.crop_size < 8:
+            raise ConfigError(f"data.crop_size must be at least 8, got {self.crop_size}")
+        _check_range("data.scale_range", self.scale_range, low=0.05)
+        if not 0.0 <= self.real_fraction <= 1.0:
+            raise ConfigError(f"data.real_fraction must be in [0, 1], got {self.real_fraction}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Widths, depths and steps of the four networks (DESIGN.md §1)."""
+
+    attention_steps: int = 4
+    attention_width: int = 32
+    attention_blocks: int = 5
+    edge_width: int = 32
+    edge_blocks: int = 4
+    generator_width: int = 64
+    generator_depth: int = 2
+    generator_dilations: tuple[int, ...] = (2, 4, 8, 16)
+    discriminator_width: int = 64
+    discriminator_layers: int = 5
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights of the loss menu (DESIGN.md §1); a weight of 0 switches a term off."""
+
+    pixel: float = 1.0
+    pixel_norm: str = "l1"
+    multiscale: float = 1.0
+    gradient: float = 0.5
+    perceptual: float = 0.1
+    perceptual_weights: str = "imagenet"
+    exclusion: float = 0.1
+    adversarial: float = 0.01
+    adversarial_kind: str = "rasgan"
+    attention: float = 1.0
+    edge: float = 1.0
+    attention_theta: float = 0.8
+    mask_threshold: float = 30.0 / 255.0
+
+    def __post_init__(self):
+        if self.pixel_norm not in ("l1", "mse"):
+            raise ConfigError(f"loss.pixel_norm must be 'l1' or 'mse', got {self.pixel_norm!r}")
+        if self.adversarial_kind not in ("nsgan", "rasgan"):
+            raise ConfigError(f"loss.adversarial_kind must be 'nsgan' or 'rasgan', got {self.adversarial_kind!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation schedule of the two stages, checkpointing and logging."""
+
+    batch_size: int = 8
+    aux_steps: int = 2000
+    gan_steps: int = 20000
+    aux_learning_rate: float = 1e-4
+    generator_learning_rate: float = 1e-4
+    discriminator_learning_rate: float = 1e-4
+    aux_finetune_learning_rate: float = 0.0
+    adversarial_warmup_steps: int = 1000
+    ema_decay: float = 0.999
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    log_every: int = 10
+    validation_every: int = 1000
+    mixed_precision: bool = False
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.batch_size < 1:
+            raise ConfigError(f"train.batch_size must be at least 1, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run needs to be reproduced, saved beside its checkpoints as config.json."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write as JSON atomically, so a crash never leaves a half-written config beside a checkpoint."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.to_json() + "\n")
+        os.replace(tmp, path)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "Config":
+        return _build(cls, values, prefix="")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Config":
+        path = Path(path)
+        try:
+            values = json.loads(path.read_text())
+        except OSError as err:
+            raise ConfigError(f"{path}: cannot read config ({err.strerror})") from None
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{path}: not valid JSON ({err})") from None
+        return cls.from_dict(values)
+
+    def override(self, assignments: Iterable[str]) -> "Config":
+        """Apply ``section.key=value`` strings, each parsed by the type of its key."""
+        config = self
+        for assignment in assignments:
+            key, sep, text = assignment.partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(f"override {assignment!r} is not of the form section.key=value")
+            config = _replace_path(config, key.strip().split("."), text.strip(), key.strip())
+        return config
+
+
+def _type_hints(cls) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """Turn a JSON value or command-line text into ``hint``; anything that does not fit is an error."""
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if isinstance(value, str):
+            text = value.strip().strip("()[]")
+            value = [part.strip() for part in text.split(",") if part.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], key) for v in value)
+        if len(value) != len(args):
+            raise ConfigError(f"{key}: expected {len(args)} values, got {len(value)} ({value!r})")
+        return tuple(_coerce(v, a, key) for v, a in zip(value, args))
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+            return value.lower() in ("true", "yes", "1", "on")
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    raise ConfigError(f"{key}: unsupported config type {hint}")
+
+
+def _build(cls, values: Any, prefix: str):
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {values!r}")
+    hints = _type_hints(cls)
+    unknown = sorted(set(values) - set(hints))
+    if unknown:
+        raise ConfigError(f"unknown config key {prefix + unknown[0]!r}; "
+                          f"{prefix.rstrip('.') or 'config'} has: {', '.join(hints)}")
+    kwargs = {}
+    for name, value in values.items():
+        hint = hints[name]
+        key = prefix + name
+        kwargs[name] = (_build(hint, value, key + ".") if dataclasses.is_dataclass(hint)
+                        else _coerce(value, hint, key))
+    return cls(**kwargs)
+
+
+def _replace_path(node, parts: list[str], text: str, key: str):
+    hints = _type_hints(type(node))
+    name = parts[0]
+    if name not in hints:
+        where = key[: key.rfind(name)].rstrip(".") or "config"
+        raise ConfigError(f"unknown config key {key!r}; {where} has: {', '.join(hints)}")
+    hint = hints[name]
+    if dataclasses.is_dataclass(hint):
+        if len(parts) == 1:
+            raise ConfigError(f"{key!r} is a section; set one of its keys: {', '.join(_type_hints(hint))}")
+        value = _replace_path(getattr(node, name), parts[1:], text, key)
+    elif len(parts) > 1:
+        raise ConfigError(f"unknown config key {key!r}: {'.'.join(parts[:1])} is not a section")
+    else:
+        value = _coerce(text, hint, key)
+    return dataclasses.replace(node, **{name: value})
+
+
+def _tiny() -> Config:
+    """Small enough for tests and a CPU smoke run of a few minutes."""
+    return Config(
+        data=DataConfig(crop_size=64, shuffle_buffer=64, default_photos=48, default_photo_size=96),
+        model=ModelConfig(attention_steps=2, attention_width=8, attention_blocks=1, edge_width=8,
+                          edge_blocks=1, generator_width=8, generator_depth=2,
+                          generator_dilations=(2, 4), discriminator_width=8, discriminator_layers=3),
+        loss=LossConfig(perceptual=0.0),
+        train=TrainConfig(batch_size=4, aux_steps=60, gan_steps=120, aux_learning_rate=1e-3,
+                          generator_learning_rate=1e-3, discriminator_learning_rate=1e-3,
+                          adversarial_warmup_steps=40, ema_decay=0.0, checkpoint_every=50,
+                          sample_every=50, log_every=5, validation_every=60),
+    )
+
+
+PRESETS = {
+    "tiny": _tiny,
+    "base": Config,
+}
+
+
+def preset(name: str) -> Config:
+    """A named starting point; ``base`` is the full model, ``tiny`` runs in minutes on a CPU."""
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}") from None

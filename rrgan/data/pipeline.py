@@ -1,0 +1,270 @@
+"""tf.data pipelines: photos and pairs on disk (folders or TFRecord shards) to training batches.
+
+Training:  shards -> interleave -> parse -> [cache encoded] -> shuffle -> repeat
+           -> paired random crop / rescale / flip (and synthesis for photo pairs)
+           -> sample_from_datasets(real, synthetic) -> batch -> prefetch
+Evaluation: whole pairs at full size, in sorted order, one at a time.
+
+Random work happens after the cache and uses stateless ops keyed by (seed, element index), so a
+seed fixes every batch. Input, target and reflection are stacked on the channel axis before any
+geometric op, so they can never drift apart.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import tensorflow as tf
+
+from rrgan.config import DataConfig
+from rrgan.data.images import decode_rgb
+from rrgan.data.pairs import PairSet, find_pair_sets, find_photos, is_image
+from rrgan.data.synthesis import synthesize
+from rrgan.data.tfrecords import PAIR_KIND, SHARD_SUFFIX, parse_record, shard_kind
+from rrgan.errors import RRGANError
+
+AUTOTUNE = tf.data.AUTOTUNE
+log = logging.getLogger("rrgan")
+
+_RECORD_KEYS = ("input", "target", "reflection", "name")
+
+
+@dataclass
+class Sources:
+    """Everything the user pointed at, sorted into pair sets, loose photos and TFRecord shards."""
+
+    pair_sets: list[PairSet] = field(default_factory=list)
+    photos: list[Path] = field(default_factory=list)
+    pair_shards: list[str] = field(default_factory=list)
+    photo_shards: list[str] = field(default_factory=list)
+
+    @property
+    def has_pairs(self) -> bool:
+        return bool(self.pair_sets or self.pair_shards)
+
+    @property
+    def has_photos(self) -> bool:
+        return bool(self.photos or self.photo_shards)
+
+
+def _add_shards(sources: Sources, files: Iterable[str | Path]) -> None:
+    for file in sorted(str(f) for f in files):
+        kind = shard_kind(file)
+        if kind is None:
+            raise RRGANError(f"{file}: not an rrgan shard (expected <prefix>-pairs-* or <prefix>-photos-*"
+                             f"{SHARD_SUFFIX}, as written by rrgan-data convert)")
+        (sources.pair_shards if kind == PAIR_KIND else sources.photo_shards).append(file)
+
+
+def collect_sources(paths: Iterable[str | Path]) -> Sources:
+    """Sort each path into pairs, photos or shards: a shard file or glob, a folder of shards, a folder
+    of pair sets, or a folder (or file) of plain photos."""
+    sources = Sources()
+    for path in paths:
+        path = Path(path)
+        text = str(path)
+        if any(ch in text for ch in "*?["):
+            matches = glob.glob(text)
+            if not matches:
+                raise RRGANError(f"{text}: no file matches")
+            _add_shards(sources, matches)
+        elif path.is_file() and path.name.endswith(SHARD_SUFFIX):
+            _add_shards(sources, [path])
+        elif path.is_dir() and any(path.glob(f"*{SHARD_SUFFIX}")):
+            _add_shards(sources, path.glob(f"*{SHARD_SUFFIX}"))
+        elif path.is_dir():
+            try:
+                pair_sets = find_pair_sets(path)
+            except RRGANError:
+                sources.photos.extend(find_photos(path))
+                continue
+            for pair_set in pair_sets:
+                if pair_set.unmatched:
+                    names = ", ".join(p.name for p in pair_set.unmatched[:5])
+                    log.warning("%s: %d file(s) without a partner skipped: %s%s", pair_set.root,
+                                len(pair_set.unmatched), names, " ..." if len(pair_set.unmatched) > 5 else "")
+            sources.pair_sets.extend(pair_sets)
+        elif is_image(path):
+            sources.photos.append(path)
+        else:
+            raise RRGANError(f"{path}: no such file or folder")
+    return sources
+
+
+def _read_optional(path: tf.Tensor) -> tf.Tensor:
+    return tf.cond(tf.strings.length(path) > 0, lambda: tf.io.read_file(path), lambda: tf.constant(""))
+
+
+def _read_pair_files(paths: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    return {"input": tf.io.read_file(paths["input"]), "target": tf.io.read_file(paths["target"]),
+            "reflection": _read_optional(paths["reflection"]), "name": paths["name"]}
+
+
+def _read_photo_file(path: tf.Tensor, name: tf.Tensor) -> dict[str, tf.Tensor]:
+    return {"input": tf.constant(""), "target": tf.io.read_file(path), "reflection": tf.constant(""), "name": name}
+
+
+def _shard_records(shards: list[str], shuffle_seed: int | None) -> tf.data.Dataset:
+    files = tf.data.Dataset.from_tensor_slices(shards)
+    if shuffle_seed is not None:
+        files = files.shuffle(len(shards), seed=shuffle_seed)
+    records = files.interleave(tf.data.TFRecordDataset, cycle_length=min(len(shards), 8),
+                               num_parallel_calls=AUTOTUNE)
+    return records.map(lambda s: {k: v for k, v in parse_record(s).items() if k in _RECORD_KEYS},
+                       num_parallel_calls=AUTOTUNE)
+
+
+def _concatenate(datasets: list[tf.data.Dataset]) -> tf.data.Dataset | None:
+    if not datasets:
+        return None
+    combined = datasets[0]
+    for dataset in datasets[1:]:
+        combined = combined.concatenate(dataset)
+    return combined
+
+
+def pair_records(sources: Sources, shuffle_seed: int | None = None) -> tf.data.Dataset | None:
+    """Encoded pair records (input, target, reflection bytes and name) from folders and shards."""
+    parts = []
+    pairs = [p for s in sources.pair_sets for p in s.pairs]
+    if pairs:
+        parts.append(tf.data.Dataset.from_tensor_slices({
+            "input": [str(p.input) for p in pairs], "target": [str(p.target) for p in pairs],
+            "reflection": [str(p.reflection or "") for p in pairs], "name": [p.name for p in pairs],
+        }).map(_read_pair_files, num_parallel_calls=AUTOTUNE))
+    if sources.pair_shards:
+        parts.append(_shard_records(sources.pair_shards, shuffle_seed))
+    return _concatenate(parts)
+
+
+def photo_records(sources: Sources, shuffle_seed: int | None = None) -> tf.data.Dataset | None:
+    """Encoded clean photos for synthesis: loose photos, photo shards, and the targets of every pair."""
+    parts = []
+    if sources.photos:
+        parts.append(tf.data.Dataset.from_tensor_slices(
+            ([str(p) for p in sources.photos], [p.stem for p in sources.photos])
+        ).map(_read_photo_file, num_parallel_calls=AUTOTUNE))
+    if sources.photo_shards:
+        parts.append(_shard_records(sources.photo_shards, shuffle_seed))
+    pairs = pair_records(sources, shuffle_seed)
+    if pairs is not None:
+        parts.append(pairs.map(lambda r: {**r, "input": tf.constant(""), "reflection": tf.constant("")}))
+    return _concatenate(parts)
+
+
+def decode_pair(record: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """Encoded pair record to uint8 images; a missing reflection becomes zeros with has_reflection False."""
+    image = decode_rgb(record["input"])
+    target = decode_rgb(record["target"])
+    has_reflection = tf.strings.length(record["reflection"]) > 0
+    reflection = tf.cond(has_reflection, lambda: decode_rgb(record["reflection"]), lambda: tf.zeros_like(target))
+    same_size = tf.reduce_all(tf.equal(tf.shape(image), tf.shape(target))) & tf.reduce_all(
+        tf.equal(tf.shape(reflection), tf.shape(target)))
+    with tf.control_dependencies([tf.debugging.Assert(same_size, ["input, target and reflection sizes differ for",
+                                                                  record["name"]])]):
+        image = tf.identity(image)
+    return {"input": image, "target": target, "reflection": reflection, "has_reflection": has_reflection,
+            "name": record["name"]}
+
+
+def random_window(image: tf.Tensor, crop_size: int, scale_range: tuple[float, float], flip: bool,
+                  seed: tf.Tensor) -> tf.Tensor:
+    """A random square of side ``crop_size / scale``, resized to ``crop_size``, maybe flipped.
+
+    ``image`` is uint8 [H, W, C] (C may stack several aligned images). Images whose short side is
+    below the window are resized up first: small images are used, never dropped. Returns float32 in [0, 1].
+    """
+    seeds = tf.random.experimental.stateless_split(seed, num=3)
+    scale = tf.random.stateless_uniform([], seeds[0], scale_range[0], scale_range[1])
+    window = tf.cast(tf.round(crop_size / scale), tf.int32)
+    shape = tf.shape(image)
+    short_side = tf.minimum(shape[0], shape[1])
+    factor = tf.maximum(1.0, tf.cast(window, tf.float32) / tf.cast(short_side, tf.float32))
+
+    def enlarge():
+        size = tf.cast(tf.math.ceil(tf.cast(shape[:2], tf.float32) * factor), tf.int32)
+        resized = tf.image.resize(tf.cast(image, tf.float32), tf.maximum(size, window))
+        return tf.cast(tf.round(tf.clip_by_value(resized, 0.0, 255.0)), tf.uint8)
+
+    image = tf.cond(factor > 1.0, enlarge, lambda: image)
+    patch = tf.image.stateless_random_crop(image, tf.stack([window, window, shape[2]]), seed=seeds[1])
+    patch = tf.image.resize(tf.cast(patch, tf.float32) / 255.0, [crop_size, crop_size], antialias=True)
+    if flip:
+        patch = tf.image.stateless_random_flip_left_right(patch, seed=seeds[2])
+    return tf.clip_by_value(patch, 0.0, 1.0)
+
+
+def _element_seed(seed: int, stream: int, index: tf.Tensor) -> tf.Tensor:
+    return tf.stack([tf.constant(seed * 4 + stream, tf.int64), index])
+
+
+def _real_crops(records: tf.data.Dataset, config: DataConfig, seed: int) -> tf.data.Dataset:
+    def crop(index, record):
+        pair = decode_pair(record)
+        stack = tf.concat([pair["input"], pair["target"], pair["reflection"]], axis=-1)
+        patch = random_window(stack, config.crop_size, config.scale_range, config.flip, _element_seed(seed, 0, index))
+        return {"input": patch[..., 0:3], "target": patch[..., 3:6], "reflection": patch[..., 6:9],
+                "has_reflection": pair["has_reflection"]}
+
+    return records.enumerate().map(crop, num_parallel_calls=AUTOTUNE)
+
+
+def _synthetic_crops(records: tf.data.Dataset, config: DataConfig, seed: int) -> tf.data.Dataset:
+    def blend(index, two_records):
+        seeds = tf.random.experimental.stateless_split(_element_seed(seed, 1, index), num=3)
+        transmission = random_window(decode_rgb(two_records["target"][0]), config.crop_size, config.scale_range,
+                                     config.flip, seeds[0])
+        reflection = random_window(decode_rgb(two_records["target"][1]), config.crop_size, config.scale_range,
+                                   config.flip, seeds[1])
+        image, transmission, reflection = synthesize(transmission, reflection, seeds[2], config.synthesis)
+        return {"input": image, "target": transmission, "reflection": reflection,
+                "has_reflection": tf.constant(True)}
+
+    return records.batch(2, drop_remainder=True).enumerate().map(blend, num_parallel_calls=AUTOTUNE)
+
+
+def _prepare(records: tf.data.Dataset, config: DataConfig, seed: int) -> tf.data.Dataset:
+    if config.cache:
+        records = records.cache()
+    return records.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+
+
+def training_dataset(paths_or_sources, config: DataConfig, batch_size: int, seed: int = 0) -> tf.data.Dataset:
+    """Endless batches of dicts: ``input``, ``target``, ``reflection`` float32 [B, crop, crop, 3] in [0, 1]
+    and ``has_reflection`` [B]. A ``config.real_fraction`` share are real pairs, the rest synthesized."""
+    sources = paths_or_sources if isinstance(paths_or_sources, Sources) else collect_sources(paths_or_sources)
+    real_fraction = config.real_fraction if sources.has_pairs else 0.0
+    if real_fraction == 1.0 and not sources.has_pairs:
+        raise RRGANError("data.real_fraction is 1 but no image pairs were given")
+    branches, weights = [], []
+    if real_fraction > 0.0:
+        branches.append(_real_crops(_prepare(pair_records(sources, seed), config, seed), config, seed))
+        weights.append(real_fraction)
+    if real_fraction < 1.0:
+        photos = photo_records(sources, seed)
+        if photos is None:
+            raise RRGANError("no photos or pairs to train on")
+        branches.append(_synthetic_crops(_prepare(photos, config, seed + 1), config, seed))
+        weights.append(1.0 - real_fraction)
+    mixed = branches[0] if len(branches) == 1 else tf.data.Dataset.sample_from_datasets(
+        branches, weights=weights, seed=seed)
+    return mixed.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+
+
+def evaluation_dataset(paths_or_sources) -> tf.data.Dataset:
+    """Whole pairs at full size in sorted order, batch of one: ``name``, ``input``, ``target`` (float32)."""
+    sources = paths_or_sources if isinstance(paths_or_sources, Sources) else collect_sources(paths_or_sources)
+    records = pair_records(sources)
+    if records is None:
+        raise RRGANError("evaluation needs image pairs (input and target); only photos were given")
+
+    def to_float(record):
+        pair = decode_pair(record)
+        return {"name": pair["name"], "input": tf.image.convert_image_dtype(pair["input"], tf.float32),
+                "target": tf.image.convert_image_dtype(pair["target"], tf.float32)}
+
+    return records.map(to_float, num_parallel_calls=AUTOTUNE).batch(1).prefetch(AUTOTUNE)

@@ -1,0 +1,54 @@
+"""Image grids for people to look at: synthesis previews and training samples."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+_HEADER = 22
+
+
+def _to_uint8_rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        image = np.clip(np.round(image.astype(np.float32) * 255.0), 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.shape[-1] == 1:
+        image = np.repeat(image, 3, axis=-1)
+    return image
+
+
+def image_grid(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[str] = (), gap: int = 4) -> np.ndarray:
+    """Tile images (float in [0, 1] or uint8; 1 or 3 channels; all the same size) into one uint8 RGB
+    picture, with a title above each column."""
+    cells = [[_to_uint8_rgb(image) for image in row] for row in rows]
+    height, width = cells[0][0].shape[:2]
+    columns = max(len(row) for row in cells)
+    header = _HEADER if titles else 0
+    grid = np.full((header + len(cells) * (height + gap) - gap, columns * (width + gap) - gap, 3), 255, np.uint8)
+    for c, title in enumerate(titles):
+        cv2.putText(grid, title, (c * (width + gap) + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    for r, row in enumerate(cells):
+        for c, image in enumerate(row):
+            top, left = header + r * (height + gap), c * (width + gap)
+            grid[top:top + height, left:left + width] = image
+    return grid
+
+
+def save_png(path: str | Path, image: np.ndarray) -> Path:
+    """Write an RGB image as PNG atomically (a viewer never sees half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(_to_uint8_rgb(image), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"{path}: could not encode PNG")
+    temporary = path.with_name("." + path.name + ".tmp")
+    temporary.write_bytes(encoded.tobytes())
+    os.replace(temporary, path)
+    return path

@@ -1,0 +1,44 @@
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA.resolve()
+
+
+def write_image(path: Path, image: np.ndarray) -> Path:
+    """Write an RGB (or gray / RGBA / 16-bit) array with OpenCV, creating folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if image.ndim == 3 and image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    elif image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
+    assert cv2.imwrite(str(path), image), path
+    return path
+
+
+def random_image(seed: int, height: int = 24, width: int = 32, channels: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
+
+
+def make_pair_folder(root: Path, stems, input_dir="input", target_dir="target", size=(24, 32), ext=".png",
+                     reflection_dir=None) -> Path:
+    for i, stem in enumerate(stems):
+        image = random_image(i, *size)
+        write_image(root / input_dir / f"{stem}{ext}", image)
+        write_image(root / target_dir / f"{stem}{ext}", 255 - image)
+        if reflection_dir:
+            write_image(root / reflection_dir / f"{stem}{ext}", image // 2)
+    return root

@@ -1,0 +1,75 @@
+import dataclasses
+
+import pytest
+
+from rrgan.config import Config, ConfigError, preset
+
+
+def test_presets_differ_and_tiny_is_small():
+    tiny, base = preset("tiny"), preset("base")
+    assert tiny.data.crop_size < base.data.crop_size
+    assert tiny.model.generator_width < base.model.generator_width
+
+
+def test_unknown_preset_is_named():
+    with pytest.raises(ConfigError, match="huge"):
+        preset("huge")
+
+
+def test_json_round_trip(tmp_path):
+    config = preset("tiny").override(["train.batch_size=3", "data.synthesis.recipes=ceilnet,dsrnet"])
+    config.save(tmp_path / "config.json")
+    loaded = Config.load(tmp_path / "config.json")
+    assert loaded == config
+    assert loaded.data.synthesis.recipes == ("ceilnet", "dsrnet")
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_overrides_parse_by_type():
+    config = preset("base").override([
+        "train.batch_size=5", "loss.pixel=0.5", "data.flip=false", "data.scale_range=0.5,2",
+        "model.generator_dilations=(1, 2)", "loss.pixel_norm=mse"])
+    assert config.train.batch_size == 5
+    assert config.loss.pixel == 0.5
+    assert config.data.flip is False
+    assert config.data.scale_range == (0.5, 2.0)
+    assert config.model.generator_dilations == (1, 2)
+    assert config.loss.pixel_norm == "mse"
+    assert preset("base").train.batch_size != 5  # the preset itself is untouched
+
+
+def test_config_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        preset("tiny").train.batch_size = 2
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("train.batchsize=8", "train.batchsize"),
+    ("trian.batch_size=8", "trian.batch_size"),
+    ("train.batch_size=eight", "train.batch_size"),
+    ("train.batch_size=1.5", "train.batch_size"),
+    ("data.flip=maybe", "data.flip"),
+    ("data.scale_range=1,2,3", "data.scale_range"),
+    ("data=1", "section"),
+    ("train.batch_size", "section.key=value"),
+    ("data.crop_size=2", "data.crop_size"),
+    ("data.synthesis.recipes=fancy", "recipes"),
+    ("loss.adversarial_kind=wgan", "adversarial_kind"),
+])
+def test_bad_overrides_name_the_key(assignment, message):
+    with pytest.raises(ConfigError, match=message):
+        preset("tiny").override([assignment])
+
+
+def test_loading_unknown_or_mistyped_keys(tmp_path):
+    values = preset("tiny").to_dict()
+    values["train"]["warp_speed"] = 9
+    with pytest.raises(ConfigError, match="train.warp_speed"):
+        Config.from_dict(values)
+    values = preset("tiny").to_dict()
+    values["data"]["crop_size"] = "big"
+    with pytest.raises(ConfigError, match="data.crop_size"):
+        Config.from_dict(values)
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="broken.json"):
+        Config.load(tmp_path / "broken.json")

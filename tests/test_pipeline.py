@@ -1,0 +1,115 @@
+import dataclasses
+
+import numpy as np
+import pytest
+
+from conftest import make_pair_folder, random_image, write_image
+from rrgan.config import preset
+from rrgan.data.default import write_default_photos
+from rrgan.data.pairs import find_pairs
+from rrgan.data.pipeline import collect_sources, evaluation_dataset, training_dataset
+from rrgan.data.tfrecords import write_pairs, write_photos
+from rrgan.errors import RRGANError
+
+
+def _config(**changes):
+    return dataclasses.replace(preset("tiny").data, crop_size=32, shuffle_buffer=8, **changes)
+
+
+def _batches(dataset, count):
+    iterator = iter(dataset)
+    return [{k: v.numpy() for k, v in next(iterator).items()} for _ in range(count)]
+
+
+@pytest.fixture
+def photos(tmp_path):
+    return write_default_photos(tmp_path / "photos", count=6, size=48)[0].parent
+
+
+def test_synthetic_batches_have_shape_range_and_reflection(photos):
+    batch = _batches(training_dataset([photos], _config(), batch_size=3, seed=1), 1)[0]
+    for key in ("input", "target", "reflection"):
+        assert batch[key].shape == (3, 32, 32, 3) and batch[key].dtype == np.float32
+        assert batch[key].min() >= 0.0 and batch[key].max() <= 1.0
+    assert batch["has_reflection"].all()
+    assert np.abs(batch["input"] - batch["target"]).mean() > 0.01
+
+
+def test_same_seed_same_batches_other_seed_other_batches(photos, tmp_path):
+    make_pair_folder(tmp_path / "pairs", ["a", "b", "c"], size=(40, 50))
+    config = _config(real_fraction=0.5)
+    first = _batches(training_dataset([photos, tmp_path / "pairs"], config, batch_size=4, seed=3), 3)
+    again = _batches(training_dataset([photos, tmp_path / "pairs"], config, batch_size=4, seed=3), 3)
+    other = _batches(training_dataset([photos, tmp_path / "pairs"], config, batch_size=4, seed=4), 3)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a["input"], b["input"])
+        np.testing.assert_array_equal(a["target"], b["target"])
+    assert not np.array_equal(first[0]["input"], other[0]["input"])
+
+
+def test_real_pairs_stay_aligned_and_small_images_are_used(tmp_path):
+    # target = 255 - input, so any misalignment between the two crops breaks input + target == 1.
+    make_pair_folder(tmp_path / "pairs", ["a", "b"], size=(20, 28))  # smaller than the crop
+    config = _config(real_fraction=1.0, scale_range=(0.5, 1.5))
+    for batch in _batches(training_dataset([tmp_path / "pairs"], config, batch_size=4, seed=0), 3):
+        assert batch["input"].shape == (4, 32, 32, 3)
+        np.testing.assert_allclose(batch["input"] + batch["target"], 1.0, atol=2e-2)
+        assert not batch["has_reflection"].any()
+
+
+def test_mix_contains_real_and_synthetic(photos, tmp_path):
+    make_pair_folder(tmp_path / "pairs", ["a", "b"], size=(40, 40))
+    batches = _batches(training_dataset([photos, tmp_path / "pairs"], _config(real_fraction=0.5), 8, seed=0), 4)
+    flags = np.concatenate([b["has_reflection"] for b in batches])
+    assert 0 < flags.sum() < len(flags)
+
+
+def test_shards_and_folders_feed_the_same_images(tmp_path):
+    make_pair_folder(tmp_path / "pairs", ["b", "a"], size=(21, 33))
+    write_pairs(find_pairs(tmp_path / "pairs").pairs, tmp_path / "shards", "pairs", progress=False)
+    from_folder = list(evaluation_dataset([tmp_path / "pairs"]).as_numpy_iterator())
+    from_shards = list(evaluation_dataset([tmp_path / "shards"]).as_numpy_iterator())
+    assert [e["name"][0] for e in from_folder] == [b"a", b"b"]
+    for a, b in zip(from_folder, from_shards):
+        assert a["name"] == b["name"]
+        assert a["input"].shape == (1, 21, 33, 3)
+        np.testing.assert_array_equal(a["input"], b["input"])
+        np.testing.assert_array_equal(a["target"], b["target"])
+
+
+def test_photo_shards_train(tmp_path, photos):
+    from rrgan.data.pairs import find_photos
+    write_photos(find_photos(photos), tmp_path / "shards", "scenes", progress=False)
+    sources = collect_sources([tmp_path / "shards"])
+    assert sources.photo_shards and not sources.has_pairs
+    assert _batches(training_dataset(sources, _config(), 2, seed=0), 1)[0]["input"].shape == (2, 32, 32, 3)
+
+
+def test_odd_image_formats_enter_as_rgb(tmp_path):
+    write_image(tmp_path / "photos" / "gray.png", random_image(0, 40, 40, 1)[..., 0])
+    write_image(tmp_path / "photos" / "rgba.png", random_image(1, 40, 40, 4))
+    write_image(tmp_path / "photos" / "deep.png", random_image(2, 40, 40).astype(np.uint16) * 257)
+    batch = _batches(training_dataset([tmp_path / "photos"], _config(), 4, seed=0), 1)[0]
+    assert batch["input"].shape == (4, 32, 32, 3)
+
+
+def test_bad_sources_are_named(tmp_path):
+    with pytest.raises(RRGANError, match="missing"):
+        collect_sources([tmp_path / "missing"])
+    (tmp_path / "random.tfrecord").write_bytes(b"")
+    with pytest.raises(RRGANError, match="random.tfrecord"):
+        collect_sources([tmp_path / "random.tfrecord"])
+    write_image(tmp_path / "photos" / "p.png", random_image(0))
+    with pytest.raises(RRGANError, match="only photos"):
+        evaluation_dataset([tmp_path / "photos"])
+
+
+def test_real_shared_data_batches(shared_data, tmp_path):
+    sources = collect_sources([shared_data / "train", shared_data / "val"])
+    assert {s.root.name for s in sources.pair_sets} >= {"real89", "glass400", "nature20", "sir2_solidobject"}
+    config = dataclasses.replace(preset("base").data, crop_size=128, shuffle_buffer=32)
+    for batch in _batches(training_dataset(sources, config, batch_size=4, seed=0), 3):
+        assert batch["input"].shape == (4, 128, 128, 3)
+        assert np.isfinite(batch["input"]).all()
+    first = next(iter(evaluation_dataset([shared_data / "val" / "nature20"])))
+    assert first["input"].shape[1:] == (400, 600, 3)
