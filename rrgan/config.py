@@ -108,6 +108,7 @@ class LossConfig:
     exclusion: float = 0.1
     adversarial: float = 0.01
     adversarial_kind: str = "rasgan"
+    discriminator_map: float = 0.05
     attention: float = 1.0
     edge: float = 1.0
     attention_theta: float = 0.8
@@ -290,10 +291,10 @@ def _tiny() -> Config:
                           edge_blocks=1, generator_width=8, generator_depth=2,
                           generator_dilations=(2, 4), discriminator_width=8, discriminator_layers=3),
         loss=LossConfig(perceptual=0.0),
-        train=TrainConfig(batch_size=4, aux_steps=60, gan_steps=120, aux_learning_rate=1e-3,
+        train=TrainConfig(batch_size=4, aux_steps=200, gan_steps=800, aux_learning_rate=1e-3,
                           generator_learning_rate=1e-3, discriminator_learning_rate=1e-3,
-                          adversarial_warmup_steps=40, ema_decay=0.0, checkpoint_every=50,
-                          sample_every=50, log_every=5, validation_every=60),
+                          adversarial_warmup_steps=200, ema_decay=0.0, checkpoint_every=100,
+                          sample_every=100, log_every=10, validation_every=200),
     )
 
 

@@ -8,11 +8,15 @@ made from a seed, so every machine gets the same images.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
+import tensorflow as tf
+
+from rrgan.config import SynthesisConfig
+from rrgan.data.synthesis import synthesize
+from rrgan.visualize import save_png
 
 
 def _smooth_field(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
@@ -66,10 +70,21 @@ def write_default_photos(folder: str | Path, count: int, size: int, seed: int = 
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"scene_{seed:03d}_{i:04d}_{size}.png" for i in range(count)]
     for index, path in enumerate(paths):
-        if path.exists():
-            continue
-        encoded = cv2.imencode(".png", cv2.cvtColor(draw_scene(seed * 100_003 + index, size), cv2.COLOR_RGB2BGR))[1]
-        temporary = path.with_name("." + path.name + ".tmp")
-        temporary.write_bytes(encoded.tobytes())
-        os.replace(temporary, path)
+        if not path.exists():
+            save_png(path, draw_scene(seed * 100_003 + index, size))
     return paths
+
+
+def write_default_pairs(folder: str | Path, count: int, size: int, seed: int = 1) -> Path:
+    """Write ``count`` held-out synthetic pairs (``input/`` + ``target/``) for validation, made from
+    scenes that the default photos do not contain (a different seed)."""
+    folder = Path(folder)
+    scenes = [draw_scene(seed * 100_003 + i, size) for i in range(2 * count)]
+    for index in range(count):
+        if (folder / "input" / f"{index:04d}.png").exists() and (folder / "target" / f"{index:04d}.png").exists():
+            continue
+        transmission, reflection = (tf.constant(s, tf.float32) / 255.0 for s in scenes[2 * index:2 * index + 2])
+        image, transmission, _ = synthesize(transmission, reflection, tf.constant([seed, index]), SynthesisConfig())
+        for name, layer in (("target", transmission), ("input", image)):
+            save_png(folder / name / f"{index:04d}.png", np.round(layer.numpy() * 255).astype(np.uint8))
+    return folder

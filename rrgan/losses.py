@@ -1,0 +1,163 @@
+"""The loss menu of DESIGN.md §1, as pure functions of tensors (``keras.ops``, any backend).
+
+Images are float [B, H, W, C] in [0, 1]. Each function returns a scalar; weighting is the
+trainer's job (weights live in ``LossConfig``). The only stateful piece is the VGG19 feature
+extractor of the perceptual loss, which is built once by ``build_vgg_features`` and passed in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+from keras import ops
+
+from rrgan.errors import RRGANError
+from rrgan.layers import SobelEdges
+
+MULTISCALE_WEIGHTS = {"transmission_quarter": 0.6, "transmission_half": 0.8, "transmission": 1.0}
+VGG_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv2", "block4_conv2", "block5_conv2")
+VGG_LAYER_WEIGHTS = (1 / 2.6, 1 / 4.8, 1 / 3.7, 1 / 5.6, 10 / 1.5)  # Zhang et al. 2018
+_VGG_MEAN_BGR = (103.939, 116.779, 123.68)
+_sobel = SobelEdges(name="loss_sobel")
+
+
+def pixel_loss(prediction, target, norm: str = "l1"):
+    """L1 (robust to slight misalignment of real pairs) or MSE."""
+    difference = prediction - target
+    return ops.mean(ops.abs(difference)) if norm == "l1" else ops.mean(ops.square(difference))
+
+
+def multiscale_loss(outputs: dict, target):
+    """MSE at 1/4, 1/2 and full size, weighted 0.6 / 0.8 / 1.0 (Qian et al.)."""
+    total = 0.0
+    for key, weight in MULTISCALE_WEIGHTS.items():
+        prediction = outputs[key]
+        scaled = target if key == "transmission" else ops.image.resize(
+            target, ops.shape(prediction)[1:3], interpolation="area")
+        total = total + weight * ops.mean(ops.square(prediction - scaled))
+    return total
+
+
+def image_gradients(images):
+    """Forward differences along x and y (shapes [B, H, W-1, C] and [B, H-1, W, C])."""
+    return images[:, :, 1:, :] - images[:, :, :-1, :], images[:, 1:, :, :] - images[:, :-1, :, :]
+
+
+def gradient_loss(prediction, target):
+    """L1 between image gradients: keeps the scene's edges sharp where pixel losses blur them."""
+    (pdx, pdy), (tdx, tdy) = image_gradients(prediction), image_gradients(target)
+    return ops.mean(ops.abs(pdx - tdx)) + ops.mean(ops.abs(pdy - tdy))
+
+
+def sobel_edges(images):
+    """The Edge-net's target: Sobel magnitude of the luminance (unit step edge = 1)."""
+    return _sobel(images)
+
+
+def edge_loss(predicted_edges, target):
+    """MSE between the predicted edge map and the Sobel map of the clean target."""
+    return ops.mean(ops.square(predicted_edges - sobel_edges(target)))
+
+
+def exclusion_loss(transmission, reflection, levels: int = 3):
+    """Zhang et al. 2018: T and R should not share edges. At each of ``levels`` scales (2x average
+    pooling between them), Psi = mean[tanh-like(grad T)^2 * tanh-like(lambda grad R)^2]^(1/4) for x
+    and y, lambda = 2 mean|grad T| / mean|grad R|; averaged over scales and directions."""
+    total = 0.0
+    for level in range(levels):
+        if level:
+            transmission = ops.average_pool(transmission, 2, strides=2)
+            reflection = ops.average_pool(reflection, 2, strides=2)
+        for grad_t, grad_r in zip(image_gradients(transmission), image_gradients(reflection)):
+            balance = 2.0 * ops.mean(ops.abs(grad_t)) / (ops.mean(ops.abs(grad_r)) + 1e-6)
+            squashed_t = 2.0 * ops.sigmoid(grad_t) - 1.0
+            squashed_r = 2.0 * ops.sigmoid(balance * grad_r) - 1.0
+            product = ops.mean(ops.square(squashed_t) * ops.square(squashed_r), axis=(1, 2))
+            total = total + ops.mean(ops.power(product + 1e-12, 0.25))
+    return total / (2.0 * levels)
+
+
+def reflection_mask(image, target, threshold: float = 30.0 / 255.0):
+    """Where the reflection is: mean_RGB |I - T| >= threshold, cleaned by a 3x3 close then open."""
+    difference = ops.mean(ops.abs(image - target), axis=-1, keepdims=True)
+    mask = ops.cast(difference >= threshold, "float32")
+
+    def dilate(x):
+        return ops.max_pool(x, 3, strides=1, padding="same")
+
+    def erode(x):
+        return -ops.max_pool(-x, 3, strides=1, padding="same")
+
+    return dilate(erode(erode(dilate(mask))))
+
+
+def attention_loss(attention_maps, mask, theta: float = 0.8):
+    """sum_t theta^(N-t) MSE(A_t, M) over the N steps (the last step counts most)."""
+    steps = attention_maps.shape[-1]
+    total = 0.0
+    for step in range(steps):
+        weight = theta ** (steps - 1 - step)
+        total = total + weight * ops.mean(ops.square(attention_maps[..., step:step + 1] - mask))
+    return total
+
+
+def _bce_logits(logits, label: float):
+    return ops.mean(ops.binary_crossentropy(ops.full_like(logits, label), logits, from_logits=True))
+
+
+def discriminator_adversarial_loss(real_logits, fake_logits, kind: str = "rasgan"):
+    """Non-saturating GAN ('nsgan') or relativistic average GAN ('rasgan', as ERRNet)."""
+    if kind == "nsgan":
+        return _bce_logits(real_logits, 1.0) + _bce_logits(fake_logits, 0.0)
+    return (_bce_logits(real_logits - ops.mean(fake_logits), 1.0)
+            + _bce_logits(fake_logits - ops.mean(real_logits), 0.0)) / 2.0
+
+
+def generator_adversarial_loss(real_logits, fake_logits, kind: str = "rasgan"):
+    """The generator's side of ``discriminator_adversarial_loss``."""
+    if kind == "nsgan":
+        return _bce_logits(fake_logits, 1.0)
+    return (_bce_logits(real_logits - ops.mean(fake_logits), 0.0)
+            + _bce_logits(fake_logits - ops.mean(real_logits), 1.0)) / 2.0
+
+
+def discriminator_map_loss(real_map, fake_map, attention):
+    """Qian et al.: the discriminator's map follows the attention for fakes and is zero for reals."""
+    target = ops.image.resize(attention, ops.shape(fake_map)[1:3], interpolation="area")
+    return ops.mean(ops.square(fake_map - target)) + ops.mean(ops.square(real_map))
+
+
+def build_vgg_features(weights: str) -> keras.Model:
+    """VGG19 conv{1..5}_2 features, built once. ``weights``: 'imagenet' (downloaded by Keras on first
+    use, then cached) or the path of a Keras VGG19 no-top weights file.
+
+    Raises RRGANError when the weights cannot be had, so the perceptual term is never silently zero.
+    """
+    if weights != "imagenet" and not Path(weights).is_file():
+        raise RRGANError(f"loss.perceptual_weights: {weights}: no such file (give 'imagenet', a VGG19 "
+                         f"no-top weights file, or set loss.perceptual=0)")
+    try:
+        vgg = keras.applications.VGG19(include_top=False, weights=None if weights != "imagenet" else "imagenet")
+        if weights != "imagenet":
+            vgg.load_weights(weights)
+    except Exception as err:  # a failed download surfaces as many exception types
+        raise RRGANError(f"perceptual loss needs VGG19 ImageNet weights and could not get them ({err}); "
+                         f"set loss.perceptual_weights to a local VGG19 no-top .h5 file, or loss.perceptual=0"
+                         ) from None
+    vgg.trainable = False
+    return keras.Model(vgg.input, [vgg.get_layer(name).output for name in VGG_LAYERS], name="vgg19_features")
+
+
+def perceptual_loss(vgg_features: keras.Model, prediction, target):
+    """Weighted L1 between VGG19 features of prediction and target (Zhang et al. 2018)."""
+
+    def preprocess(images):  # keras.applications.vgg19.preprocess_input, in ops: RGB [0,1] -> BGR, mean-free
+        return ops.flip(images * 255.0, axis=-1) - ops.convert_to_tensor(_VGG_MEAN_BGR, dtype=images.dtype)
+
+    features = vgg_features(ops.concatenate([preprocess(prediction), preprocess(target)], axis=0))
+    total = 0.0
+    for weight, feature in zip(VGG_LAYER_WEIGHTS, features):
+        predicted, wanted = ops.split(feature, 2, axis=0)
+        total = total + weight * ops.mean(ops.abs(predicted - wanted))
+    return total

@@ -1,0 +1,37 @@
+"""Attention-net: attentive-recurrent network that finds where the reflections are (Qian et al. 2018)."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from rrgan.config import ModelConfig
+from rrgan.layers import ConvLSTMCell, ResidualBlock
+
+
+def build_attention_net(config: ModelConfig, name: str = "attention_net") -> keras.Model:
+    """I [B, H, W, 3] -> attention maps [B, H, W, N], one channel per step, the last the most refined.
+
+    Each step sees concat(I, A_{t-1}) (A_0 = 0.5), runs residual blocks and a ConvLSTM cell, and
+    emits A_t in [0, 1]. Weights are shared across steps: the same refinement, applied N times.
+    """
+    width = config.attention_width
+    image = keras.Input((None, None, 3), name="image")
+    stem = layers.Conv2D(width, 3, padding="same", activation="relu", name="stem")
+    blocks = [ResidualBlock(width, name=f"block_{i}") for i in range(config.attention_blocks)]
+    cell = ConvLSTMCell(width, name="conv_lstm")
+    head = layers.Conv2D(1, 3, padding="same", activation="sigmoid", dtype="float32", name="attention")
+
+    attention = ops.ones_like(image[..., :1]) * 0.5
+    hidden = cell_state = None
+    maps = []
+    for _ in range(config.attention_steps):
+        x = stem(ops.concatenate([image, ops.cast(attention, image.dtype)], axis=-1))
+        for block in blocks:
+            x = block(x)
+        if hidden is None:
+            hidden = cell_state = ops.zeros_like(x)
+        hidden, cell_state = cell(x, hidden, cell_state)
+        attention = head(hidden)
+        maps.append(attention)
+    return keras.Model(image, layers.Concatenate(name="attention_maps", dtype="float32")(maps), name=name)

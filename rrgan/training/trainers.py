@@ -1,0 +1,161 @@
+"""The two training stages as ``keras.Model`` subclasses with custom ``train_step`` (Keras GAN idiom).
+
+Batches are dicts from ``rrgan.data.pipeline.training_dataset``. Losses are divided by the
+number of replicas so that summed gradients under ``tf.distribute`` equal the global mean.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from rrgan import losses
+from rrgan.config import LossConfig
+from rrgan.models import Networks
+
+
+def _replicas() -> int:
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+class _Trackers:
+    """One running-mean tracker per loss name, created once (Keras needs them at build time)."""
+
+    def __init__(self, names):
+        self.by_name = {name: keras.metrics.Mean(name=name) for name in names}
+
+    def update(self, values: dict) -> dict:
+        for name, value in values.items():
+            self.by_name[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.by_name.items()}
+
+
+class AuxiliaryTrainer(keras.Model):
+    """Stage 1: Edge-net and Attention-net, supervised by Sobel(T) and the reflection mask of |I - T|."""
+
+    LOSSES = ("aux_total", "attention", "edge")
+
+    def __init__(self, networks: Networks, loss_config: LossConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.networks = networks
+        self.edge_net = networks.edge_net
+        self.attention_net = networks.attention_net
+        self.loss_config = loss_config
+        self.trackers = _Trackers(self.LOSSES)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.by_name.values())
+
+    def auxiliary_losses(self, image, target, training: bool) -> dict:
+        config = self.loss_config
+        mask = losses.reflection_mask(image, target, config.mask_threshold)
+        attention = losses.attention_loss(self.attention_net(image, training=training), mask, config.attention_theta)
+        edge = losses.edge_loss(self.edge_net(image, training=training), target)
+        return {"attention": attention, "edge": edge,
+                "aux_total": config.attention * attention + config.edge * edge}
+
+    def train_step(self, batch):
+        variables = self.attention_net.trainable_variables + self.edge_net.trainable_variables
+        with tf.GradientTape() as tape:
+            values = self.auxiliary_losses(batch["input"], batch["target"], training=True)
+            scaled = self.optimizer.scale_loss(values["aux_total"] / _replicas())
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        return self.trackers.update(values)
+
+
+class GANTrainer(keras.Model):
+    """Stage 2: generator against discriminator, the auxiliary nets feeding the generator.
+
+    The auxiliary nets are frozen unless ``fine_tune_aux`` (then ``compile`` needs an
+    ``aux_optimizer``, a low rate, and their stage-1 losses are kept). The adversarial weight lives in ``adversarial_weight``, a
+    non-trainable variable that a callback ramps up, so the warm-up never retraces the step.
+    """
+
+    LOSSES = ("generator_total", "pixel", "multiscale", "gradient", "perceptual", "exclusion", "adversarial",
+              "discriminator_total", "discriminator_map")
+
+    def __init__(self, networks: Networks, loss_config: LossConfig, vgg_features: keras.Model | None = None,
+                 fine_tune_aux: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        if loss_config.perceptual > 0 and vgg_features is None:
+            raise ValueError("loss.perceptual > 0 needs the VGG19 feature extractor")
+        self.networks = networks
+        self.generator = networks.generator
+        self.discriminator = networks.discriminator
+        self.edge_net = networks.edge_net
+        self.attention_net = networks.attention_net
+        self.vgg_features = vgg_features
+        self.loss_config = loss_config
+        self.adversarial_weight = keras.Variable(0.0, trainable=False, name="adversarial_weight")
+        self.fine_tune_aux = fine_tune_aux
+        self.trackers = _Trackers(self.LOSSES + (AuxiliaryTrainer.LOSSES if fine_tune_aux else ()))
+
+    @property
+    def metrics(self):
+        return list(self.trackers.by_name.values())
+
+    def compile(self, generator_optimizer, discriminator_optimizer, aux_optimizer=None, **kwargs):
+        super().compile(**kwargs)
+        if self.fine_tune_aux and aux_optimizer is None:
+            raise ValueError("fine-tuning the auxiliary nets needs an aux_optimizer")
+        self.generator_optimizer = generator_optimizer
+        self.discriminator_optimizer = discriminator_optimizer
+        self.aux_optimizer = aux_optimizer
+
+    def generator_losses(self, image, target, outputs, real_logits, fake_logits) -> dict:
+        config = self.loss_config
+        transmission = outputs["transmission"]
+        values = {
+            "pixel": losses.pixel_loss(transmission, target, config.pixel_norm),
+            "multiscale": losses.multiscale_loss(outputs, target),
+            "gradient": losses.gradient_loss(transmission, target),
+            "exclusion": losses.exclusion_loss(transmission, outputs["reflection"]),
+            "adversarial": losses.generator_adversarial_loss(real_logits, fake_logits, config.adversarial_kind),
+            "perceptual": (losses.perceptual_loss(self.vgg_features, transmission, target)
+                           if config.perceptual > 0 else tf.constant(0.0)),
+        }
+        values["generator_total"] = (
+            config.pixel * values["pixel"] + config.multiscale * values["multiscale"]
+            + config.gradient * values["gradient"] + config.perceptual * values["perceptual"]
+            + config.exclusion * values["exclusion"] + self.adversarial_weight * values["adversarial"])
+        return values
+
+    def train_step(self, batch):
+        image, target = batch["input"], batch["target"]
+        fine_tune = self.fine_tune_aux
+        config = self.loss_config
+        with tf.GradientTape(persistent=True) as tape:
+            attention_maps = self.attention_net(image, training=fine_tune)
+            edges = self.edge_net(image, training=fine_tune)
+            if not fine_tune:
+                attention_maps, edges = tf.stop_gradient(attention_maps), tf.stop_gradient(edges)
+            outputs = self.generator([image, edges, attention_maps[..., -1:]], training=True)
+            real = self.discriminator(target, training=True)
+            fake = self.discriminator(outputs["transmission"], training=True)
+            values = self.generator_losses(image, target, outputs, real["score"], fake["score"])
+            values["discriminator_map"] = losses.discriminator_map_loss(real["map"], fake["map"],
+                                                                        tf.stop_gradient(attention_maps[..., -1:]))
+            values["discriminator_total"] = losses.discriminator_adversarial_loss(
+                real["score"], fake["score"], config.adversarial_kind) + config.discriminator_map * values["discriminator_map"]
+            if fine_tune:
+                mask = losses.reflection_mask(image, target, config.mask_threshold)
+                values["attention"] = losses.attention_loss(attention_maps, mask, config.attention_theta)
+                values["edge"] = losses.edge_loss(edges, target)
+                values["aux_total"] = config.attention * values["attention"] + config.edge * values["edge"]
+            generator_loss = self.generator_optimizer.scale_loss(values["generator_total"] / _replicas())
+            discriminator_loss = self.discriminator_optimizer.scale_loss(values["discriminator_total"] / _replicas())
+            if fine_tune:
+                aux_loss = self.aux_optimizer.scale_loss(
+                    (values["aux_total"] + values["generator_total"]) / _replicas())
+
+        generator_variables = self.generator.trainable_variables
+        self.generator_optimizer.apply(tape.gradient(generator_loss, generator_variables), generator_variables)
+        discriminator_variables = self.discriminator.trainable_variables
+        self.discriminator_optimizer.apply(tape.gradient(discriminator_loss, discriminator_variables),
+                                           discriminator_variables)
+        if fine_tune:
+            aux_variables = self.attention_net.trainable_variables + self.edge_net.trainable_variables
+            self.aux_optimizer.apply(tape.gradient(aux_loss, aux_variables), aux_variables)
+        del tape
+        return self.trackers.update(values)

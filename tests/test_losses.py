@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+
+from rrgan import losses
+from rrgan.errors import RRGANError
+
+rng = np.random.default_rng(0)
+
+
+def _image(height=32, width=32, batch=2):
+    return rng.uniform(0, 1, (batch, height, width, 3)).astype("float32")
+
+
+def _f(x):
+    return float(np.asarray(x))
+
+
+def test_identical_images_give_zero():
+    target = _image()
+    outputs = {"transmission": target,
+               "transmission_half": np.asarray(losses.ops.image.resize(target, (16, 16), interpolation="area")),
+               "transmission_quarter": np.asarray(losses.ops.image.resize(target, (8, 8), interpolation="area"))}
+    assert _f(losses.pixel_loss(target, target)) == 0.0
+    assert _f(losses.pixel_loss(target, target, "mse")) == 0.0
+    assert _f(losses.multiscale_loss(outputs, target)) == pytest.approx(0.0, abs=1e-10)
+    assert _f(losses.gradient_loss(target, target)) == 0.0
+    assert _f(losses.edge_loss(losses.sobel_edges(target), target)) == pytest.approx(0.0, abs=1e-10)
+    other = _image()
+    assert _f(losses.pixel_loss(other, target)) > 0.1
+    assert _f(losses.gradient_loss(other, target)) > 0.1
+
+
+def test_multiscale_weights_small_scales_less():
+    target = np.zeros((1, 16, 16, 3), "float32")
+    wrong_full = {"transmission": target + 0.1, "transmission_half": np.zeros((1, 8, 8, 3), "float32"),
+                  "transmission_quarter": np.zeros((1, 4, 4, 3), "float32")}
+    wrong_quarter = {"transmission": target, "transmission_half": np.zeros((1, 8, 8, 3), "float32"),
+                     "transmission_quarter": np.zeros((1, 4, 4, 3), "float32") + 0.1}
+    assert _f(losses.multiscale_loss(wrong_full, target)) == pytest.approx(0.01, rel=1e-4)
+    assert _f(losses.multiscale_loss(wrong_quarter, target)) == pytest.approx(0.006, rel=1e-4)
+
+
+def _stripes(columns):
+    image = np.zeros((1, 32, 32, 3), "float32")
+    for column in columns:
+        image[:, :, column, :] = 1.0
+    return image
+
+
+def test_exclusion_is_lower_for_layers_that_share_no_edges():
+    transmission = _stripes(range(2, 14, 4))
+    disjoint = np.transpose(_stripes(range(18, 30, 4)), (0, 2, 1, 3))  # horizontal stripes, bottom half
+    shared = 0.5 * transmission
+    assert _f(losses.exclusion_loss(transmission, disjoint)) < 0.5 * _f(losses.exclusion_loss(transmission, shared))
+    assert _f(losses.exclusion_loss(transmission, np.zeros_like(transmission))) == pytest.approx(0.0, abs=1e-2)
+
+
+def test_attention_loss_weights_later_steps_more():
+    mask = np.zeros((1, 8, 8, 1), "float32")
+    right, wrong = mask, mask + 0.1
+    last_wrong = np.concatenate([right, wrong], axis=-1)
+    first_wrong = np.concatenate([wrong, right], axis=-1)
+    assert _f(losses.attention_loss(last_wrong, mask, theta=0.8)) == pytest.approx(0.01, rel=1e-4)
+    assert _f(losses.attention_loss(first_wrong, mask, theta=0.8)) == pytest.approx(0.008, rel=1e-4)
+
+
+def test_reflection_mask_marks_regions_and_drops_specks():
+    target = np.full((1, 20, 20, 3), 0.3, "float32")
+    image = target.copy()
+    image[:, 5:15, 5:15, :] += 0.4   # a reflection
+    image[:, 2, 17, :] += 0.4        # one noisy pixel
+    mask = np.asarray(losses.reflection_mask(image, target))[0, :, :, 0]
+    assert mask[6:14, 6:14].all()
+    assert mask[2, 17] == 0 and mask[0:4, 0:4].sum() == 0
+
+
+@pytest.mark.parametrize("kind", ["nsgan", "rasgan"])
+def test_adversarial_losses_point_the_right_way(kind):
+    confident = np.full((2, 4, 4, 1), 3.0, "float32")
+    fooled = -confident
+    d_good = losses.discriminator_adversarial_loss(confident, fooled, kind)
+    d_bad = losses.discriminator_adversarial_loss(fooled, confident, kind)
+    assert _f(d_good) < _f(d_bad)
+    g_losing = losses.generator_adversarial_loss(confident, fooled, kind)
+    g_winning = losses.generator_adversarial_loss(fooled, confident, kind)
+    assert _f(g_winning) < _f(g_losing)
+
+
+def test_discriminator_map_targets_attention_for_fakes_and_zero_for_reals():
+    attention = np.ones((1, 16, 16, 1), "float32")
+    perfect = losses.discriminator_map_loss(np.zeros((1, 4, 4, 1), "float32"), np.ones((1, 4, 4, 1), "float32"),
+                                            attention)
+    assert _f(perfect) == pytest.approx(0.0, abs=1e-7)
+    assert _f(losses.discriminator_map_loss(np.ones((1, 4, 4, 1), "float32"), np.zeros((1, 4, 4, 1), "float32"),
+                                            attention)) == pytest.approx(2.0)
+
+
+def test_perceptual_needs_real_weights(tmp_path):
+    with pytest.raises(RRGANError, match="perceptual"):
+        losses.build_vgg_features(str(tmp_path / "missing.weights.h5"))
+
+
+def test_perceptual_from_a_local_weights_file(tmp_path):
+    import keras
+
+    weights = tmp_path / "vgg19_notop.weights.h5"
+    keras.applications.VGG19(include_top=False, weights=None).save_weights(str(weights))
+    features = losses.build_vgg_features(str(weights))
+    target = _image(32, 32, 1)
+    assert _f(losses.perceptual_loss(features, target, target)) == pytest.approx(0.0, abs=1e-6)
+    assert _f(losses.perceptual_loss(features, _image(32, 32, 1), target)) > 0.0
+    assert not features.trainable_weights

@@ -1,0 +1,157 @@
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from rrgan.cli import train_main
+from rrgan.config import preset
+from rrgan.evaluation import psnr_ssim
+from rrgan.models import build_networks
+from rrgan.training.callbacks import TrainingDiverged
+from rrgan.training.run import train
+from rrgan.training.trainers import AuxiliaryTrainer, GANTrainer
+
+FAST = ["data.default_photos=12", "data.default_photo_size=64", "data.crop_size=48", "train.batch_size=2",
+        "train.validation_every=1000", "train.sample_every=1000"]
+
+
+def _one_pair(seed=0, size=48):
+    from rrgan.config import SynthesisConfig
+    from rrgan.data.default import draw_scene
+    from rrgan.data.synthesis import synthesize
+
+    scenes = [tf.constant(draw_scene(seed + i, size), tf.float32) / 255.0 for i in range(2)]
+    image, target, _ = synthesize(*scenes, tf.constant([seed, 0]), SynthesisConfig(recipes=("ceilnet",)))
+    return image.numpy()[None], target.numpy()[None]
+
+
+def test_one_pair_overfits():
+    config = preset("tiny").override(["loss.adversarial=0", "train.generator_learning_rate=2e-3"])
+    networks = build_networks(config.model)
+    trainer = GANTrainer(networks, config.loss)
+    trainer.compile(keras.optimizers.Adam(2e-3), keras.optimizers.Adam(1e-4))
+    image, target = _one_pair()
+    before = float(psnr_ssim(networks.remove_reflection(image)["transmission"], target)[0][0])
+    dataset = tf.data.Dataset.from_tensors({"input": image[0], "target": target[0]}).repeat().batch(1)
+    trainer.fit(dataset, steps_per_epoch=60, epochs=1, shuffle=False, verbose=0)
+    after = float(psnr_ssim(networks.remove_reflection(image)["transmission"], target)[0][0])
+    assert after > before + 3.0, (before, after)
+
+
+def test_auxiliary_stage_learns_edges_and_attention():
+    config = preset("tiny")
+    networks = build_networks(config.model)
+    trainer = AuxiliaryTrainer(networks, config.loss)
+    trainer.compile(optimizer=keras.optimizers.Adam(3e-3))
+    image, target = _one_pair(seed=3)
+    dataset = tf.data.Dataset.from_tensors({"input": image[0], "target": target[0]}).repeat().batch(1)
+    first = trainer.auxiliary_losses(image, target, training=False)
+    trainer.fit(dataset, steps_per_epoch=40, epochs=1, shuffle=False, verbose=0)
+    last = trainer.auxiliary_losses(image, target, training=False)
+    assert float(last["attention"]) < 0.7 * float(first["attention"])
+    assert float(last["edge"]) < float(first["edge"])
+
+
+def test_run_writes_everything_and_resumes(tmp_path):
+    config = preset("tiny").override(FAST + ["train.aux_steps=4", "train.gan_steps=6", "train.log_every=2",
+                                             "train.checkpoint_every=3", "train.sample_every=3"])
+    result = train(config, tmp_path, progress=False)
+    assert (result.aux_step, result.gan_step) == (4, 6)
+    assert result.validation["psnr"] > 0 and result.validation["identity_psnr"] > 0
+    for name in ("config.json", "losses.csv", "validation.csv", "checkpoints/checkpoint"):
+        assert (tmp_path / name).exists(), name
+    assert (tmp_path / "samples" / "gan_000006.png").exists()
+    assert list((tmp_path / "tensorboard").rglob("events.out.tfevents.*"))
+    rows = list(csv.DictReader((tmp_path / "losses.csv").open()))
+    assert {(r["stage"], r["step"]) for r in rows} >= {("aux", "2"), ("aux", "4"), ("gan", "2"), ("gan", "6")}
+    # more steps in the same work dir continue from the checkpoint
+    longer = config.override(["train.gan_steps=8"])
+    resumed = train(longer, tmp_path, progress=False)
+    assert (resumed.aux_step, resumed.gan_step) == (4, 8)
+    gan_rows = [r for r in csv.DictReader((tmp_path / "losses.csv").open()) if r["stage"] == "gan"]
+    assert max(int(r["step"]) for r in gan_rows) == 8
+
+
+def test_diverging_loss_stops_with_a_clear_message(tmp_path):
+    config = preset("tiny").override(FAST + ["train.aux_steps=30", "train.aux_learning_rate=1e12",
+                                             "train.checkpoint_every=1", "train.log_every=1"])
+    with pytest.raises(TrainingDiverged, match="became"):
+        train(config, tmp_path, stages=("aux",), progress=False)
+    checkpoints = tf.train.CheckpointManager(tf.train.Checkpoint(), str(tmp_path / "checkpoints"), 5)
+    assert checkpoints.latest_checkpoint is not None
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert train_main(["--data", str(tmp_path / "nothing"), "--workdir", str(tmp_path / "w")]) == 2
+    assert "nothing: no such file or folder" in capsys.readouterr().err
+    assert train_main(["--set", "train.batch_sise=3", "--workdir", str(tmp_path / "w")]) == 2
+    assert "train.batch_sise" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train_main(["--stage", "everything"])
+
+
+def _train_command(workdir, steps, *extra):
+    sets = [arg for item in FAST + ["train.checkpoint_every=2", "train.log_every=2"] for arg in ("--set", item)]
+    return [sys.executable, "-c", "from rrgan.cli import train_main; raise SystemExit(train_main())", "--workdir", str(workdir), "--quiet", "--stage", "gan",
+            "--steps", str(steps), *sets, *extra]
+
+
+def _last_logged_step(workdir):
+    try:
+        return max(int(r["step"]) for r in csv.DictReader((workdir / "losses.csv").open()))
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def test_killed_run_resumes_to_the_same_final_step(tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen(_train_command(tmp_path, 5000, "--preset", "tiny"), env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while _last_logged_step(tmp_path) < 6 and time.time() < deadline:
+        assert process.poll() is None, "training ended before it could be killed"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert 6 <= _last_logged_step(tmp_path) < 5000
+    finished = subprocess.run(_train_command(tmp_path, 12), env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "resuming with" in finished.stdout
+    assert "stage 2 (gan) at step 12" in finished.stdout
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_worker_multi_worker_mirrored_strategy(tmp_path):
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    processes = []
+    for index in range(2):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+               "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        processes.append(subprocess.Popen(
+            _train_command(tmp_path, 4, "--preset", "tiny", "--stage", "all"), env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [p.communicate(timeout=400)[0] for p in processes]
+    for process, output in zip(processes, outputs):
+        assert process.returncode == 0, output[-3000:]
+    assert "stage 2 (gan) at step 4" in outputs[0]
+    assert (tmp_path / "checkpoints" / "checkpoint").exists()        # the chief owns the work dir
+    assert (tmp_path / "worker_1" / "checkpoints" / "checkpoint").exists()
