@@ -1,0 +1,75 @@
+"""Training throughput of both stages and the size of each network, for the tiny and base presets.
+
+    python benchmarks/train_step.py [--presets tiny base] [--steps 10] [--crop 256]
+
+Prints, per preset: images per second for stage 1 (aux) and stage 2 (gan) on random 256x256
+batches (median over timed steps after a warm-up, default batch size of the preset), and each
+network's parameter count and GFLOPs per 256x256 forward pass (multiply-add = 2 FLOPs, counted by
+the TF profiler on the traced graph).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from rrgan.config import preset
+from rrgan.models import build_networks
+from rrgan.training.trainers import AuxiliaryTrainer, GANTrainer
+
+
+def gflops(model, inputs) -> float:
+    """Float operations of one forward pass, from the TF profiler on the traced graph."""
+    specs = tf.nest.map_structure(lambda x: tf.TensorSpec(x.shape, tf.float32), inputs)
+    graph = tf.function(lambda x: model(x, training=False)).get_concrete_function(specs).graph
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return tf.compat.v1.profiler.profile(graph, options=options).total_float_ops / 1e9
+
+
+def images_per_second(trainer, batch, steps: int) -> float:
+    step = tf.function(trainer.train_step)
+    for _ in range(2):
+        step(batch)
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        tf.nest.map_structure(lambda x: x.numpy(), step(batch))
+        times.append(time.perf_counter() - start)
+    return len(batch["input"]) / statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", nargs="+", default=["tiny", "base"])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--crop", type=int, default=256)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    for name in args.presets:
+        config = preset(name).override(["loss.perceptual=0"])  # VGG19 needs downloaded weights
+        networks = build_networks(config.model)
+        size = (config.train.batch_size, args.crop, args.crop, 3)
+        batch = {"input": tf.constant(rng.uniform(0, 1, size), tf.float32),
+                 "target": tf.constant(rng.uniform(0, 1, size), tf.float32)}
+        aux = AuxiliaryTrainer(networks, config.loss)
+        aux.compile(optimizer=keras.optimizers.Adam(1e-4))
+        gan = GANTrainer(networks, config.loss)
+        gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4))
+        print(f"[{name}] batch {size[0]} x {args.crop}x{args.crop}, perceptual off")
+        print(f"  stage 1 (aux): {images_per_second(aux, batch, args.steps):7.1f} images/s")
+        print(f"  stage 2 (gan): {images_per_second(gan, batch, args.steps):7.1f} images/s")
+        single = np.zeros((1, args.crop, args.crop, 3), np.float32)
+        guide = np.zeros((1, args.crop, args.crop, 1), np.float32)
+        for model, inputs in ((networks.edge_net, single), (networks.attention_net, single),
+                              (networks.generator, [single, guide, guide]), (networks.discriminator, single)):
+            print(f"  {model.name:14s} {model.count_params():>10,d} params  {gflops(model, inputs):8.2f} GFLOPs")
+
+
+if __name__ == "__main__":
+    main()
