@@ -155,3 +155,11 @@ def test_two_worker_multi_worker_mirrored_strategy(tmp_path):
     assert "stage 2 (gan) at step 4" in outputs[0]
     assert (tmp_path / "checkpoints" / "checkpoint").exists()        # the chief owns the work dir
     assert (tmp_path / "worker_1" / "checkpoints" / "checkpoint").exists()
+
+
+def test_mixed_precision_run(tmp_path):
+    config = preset("tiny").override(FAST + ["train.aux_steps=2", "train.gan_steps=2", "train.mixed_precision=true"])
+    result = train(config, tmp_path, progress=False)
+    assert (result.aux_step, result.gan_step) == (2, 2)
+    assert np.isfinite(result.validation["psnr"])
+    assert keras.mixed_precision.dtype_policy().name == "float32"  # the policy does not leak

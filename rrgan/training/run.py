@@ -13,6 +13,7 @@ Everything a run makes lives in its work dir::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -70,6 +71,18 @@ def default_data(workdir: Path, config: Config) -> tuple[list[Path], list[Path]]
     return [photos], [validation]
 
 
+@contextlib.contextmanager
+def _dtype_policy(name: str | None):
+    """Build layers under a dtype policy without leaving it set for the rest of the process."""
+    previous = keras.mixed_precision.dtype_policy()
+    if name:
+        keras.mixed_precision.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+
+
 def _adam(learning_rate: float, beta_1: float, mixed_precision: bool):
     optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1)
     return keras.optimizers.LossScaleOptimizer(optimizer) if mixed_precision else optimizer
@@ -117,8 +130,6 @@ class Run:
     def __init__(self, config: Config, workdir: str | Path, data: Sequence[str | Path] = (),
                  validation: Sequence[str | Path] = (), progress: bool = True):
         self.config = config
-        if config.train.mixed_precision:
-            keras.mixed_precision.set_global_policy("mixed_float16")
         # First, before any TF op: a multi-worker strategy must configure collectives at startup.
         self.strategy = select_strategy()
         self.chief = is_chief()
@@ -137,7 +148,7 @@ class Run:
             config.save(workdir / "config.json")
 
         train = config.train
-        with self.strategy.scope():
+        with self.strategy.scope(), _dtype_policy("mixed_float16" if train.mixed_precision else None):
             self.networks = build_networks(config.model)
             self.average_generator = build_generator(config.model, name="generator_ema") if train.ema_decay else None
             vgg = build_vgg_features(config.loss.perceptual_weights) if config.loss.perceptual > 0 else None
