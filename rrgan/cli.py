@@ -74,7 +74,7 @@ def _preview(args) -> int:
 
     from rrgan.data.default import write_default_photos
     from rrgan.data.pipeline import training_dataset
-    from rrgan.visualize import image_grid, save_png
+    from rrgan.visualize import image_grid, save_image
 
     config = _config_from_args(args)
     with tempfile.TemporaryDirectory() as scratch:
@@ -83,7 +83,7 @@ def _preview(args) -> int:
         batch = next(iter(training_dataset(sources, config.data, batch_size=args.rows, seed=args.seed)))
     rows = [[batch[key][i].numpy() for key in ("input", "target", "reflection")] for i in range(args.rows)]
     grid = image_grid(rows, titles=("input I", "target T", "reflection R"))
-    print(save_png(args.output, np.asarray(grid)))
+    print(save_image(args.output, np.asarray(grid)))
     return 0
 
 
@@ -176,9 +176,131 @@ def train_main(argv=None) -> int:
         v = result.validation
         print(f"validation: PSNR {v['psnr']:.2f} dB, SSIM {v['ssim']:.3f} "
               f"(identity {v['identity_psnr']:.2f} dB / {v['identity_ssim']:.3f})")
+    if result.export:
+        print(f"   exported model: {result.export}  (try: rrgan-remove photo.jpg -o out/ --model {result.export})")
     for name, what in (("checkpoints", "checkpoints"), ("losses.csv", "loss log"),
                        ("validation.csv", "validation log"), ("samples", "sample grids"),
                        ("tensorboard", "TensorBoard logs")):
         if (result.workdir / name).exists():
             print(f"{what:>17}: {result.workdir / name}")
+    return 0
+
+
+def _method(args):
+    """The chosen method as a uint8 -> uint8 function."""
+    if args.method == "yang2019":
+        from rrgan.baselines import yang2019
+
+        return yang2019
+    if args.model is None:
+        raise RRGANError("no model given: pass --model (a SavedModel, a TF Serving model folder or a training "
+                         "work dir), or --method yang2019 for the classical method that needs no training")
+    from rrgan.inference import load_model, remove_reflections
+
+    model = load_model(args.model)
+    return lambda image: remove_reflections(model, image, tile=args.tile, overlap=args.overlap)["transmission"]
+
+
+def _add_method_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="SavedModel, TF Serving model folder (newest version) or training work dir")
+    parser.add_argument("--method", choices=("rrgan", "yang2019"), default="rrgan",
+                        help="rrgan (needs --model) or yang2019, the closed-form method of Yang et al. CVPR 2019")
+    parser.add_argument("--tile", type=int, default=512, help="tile size for large photos (default: 512)")
+    parser.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (default: 64)")
+
+
+@_friendly("rrgan-remove")
+def remove_main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="rrgan-remove", description="Remove reflections from photos.")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="photos or folders of photos")
+    parser.add_argument("-o", "--output", required=True, help="folder for the clean photos")
+    parser.add_argument("--format", choices=("same", "png", "jpg"), default="same",
+                        help="output format (default: same as the input)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_method_arguments(parser)
+    args = parser.parse_args(argv)
+
+    from tqdm.auto import tqdm
+
+    from rrgan.data.images import read_rgb
+    from rrgan.data.pairs import find_photos
+    from rrgan.visualize import save_image
+
+    jobs = []  # (source, path relative to the output folder)
+    for path in map(Path, args.paths):
+        if not path.exists():
+            raise RRGANError(f"{path}: no such file or folder")
+        if path.is_dir():
+            jobs.extend((photo, photo.relative_to(path)) for photo in find_photos(path))
+        else:
+            jobs.append((path, Path(path.name)))
+    method = _method(args)
+    skipped = 0
+    for source, relative in tqdm(jobs, desc="removing reflections", unit="photo", disable=args.quiet):
+        if args.format != "same":
+            relative = relative.with_suffix("." + args.format)
+        try:
+            save_image(Path(args.output) / relative, method(read_rgb(source)))
+        except RRGANError as err:
+            skipped += 1
+            print(f"skipped: {err}", file=sys.stderr)
+    print(f"wrote {len(jobs) - skipped} photo(s) to {args.output}" + (f"; skipped {skipped}" if skipped else ""))
+    return 1 if skipped else 0
+
+
+@_friendly("rrgan-eval")
+def eval_main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="rrgan-eval", description="PSNR / SSIM on pair folders, beside the "
+                                                                    "identity baseline (input as output).")
+    parser.add_argument("folders", nargs="+", metavar="PAIRS", help="pair folders (or folders of pair sets)")
+    parser.add_argument("-o", "--output", default="rrgan-eval", help="folder for the CSVs and figures")
+    parser.add_argument("--figure", nargs="+", default=[], metavar="IMAGE",
+                        help="image names (file stems) to show in a comparison figure")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_method_arguments(parser)
+    args = parser.parse_args(argv)
+
+    from rrgan.data.images import read_rgb
+    from rrgan.data.pairs import find_pair_sets
+    from rrgan.evaluation import SKIMAGE_SSIM_WINDOW, comparison_figure, evaluate, summarize
+
+    for folder in args.folders:
+        find_pair_sets(folder)  # a clear error before any model is loaded
+    method = _method(args)
+    table = evaluate({args.method: method}, args.folders, progress=not args.quiet)
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    table.to_csv(output / "per_image.csv", index=False)
+    summary = summarize(table)
+    summary.to_csv(output / "summary.csv", index=False)
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"PSNR in dB on uint8 RGB (data range 255); SSIM: {SKIMAGE_SSIM_WINDOW}, mean over channels")
+    if args.figure:
+        wanted = set(args.figure)
+        rows = []
+        for folder in args.folders:
+            for pair in (p for s in find_pair_sets(folder) for p in s.pairs if p.name in wanted):
+                image, target = read_rgb(pair.input), read_rgb(pair.target)
+                rows.append((pair.name, image, method(image), target))
+        if not rows:
+            raise RRGANError(f"--figure: none of {', '.join(sorted(wanted))} is in the evaluated sets")
+        print(f"figure: {comparison_figure(output / 'comparison.png', rows)}")
+    print(f"tables: {output / 'per_image.csv'}, {output / 'summary.csv'}")
+    return 0
+
+
+@_friendly("rrgan-export")
+def export_main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="rrgan-export", description="Export a trained bundle (Attention-net, "
+                                     "Edge-net, generator) as one SavedModel in the TF Serving layout.")
+    parser.add_argument("workdir", help="training work dir")
+    parser.add_argument("-o", "--output", default="export", help="export root (default: ./export)")
+    parser.add_argument("--name", default="rrgan", help="model name (default: rrgan)")
+    parser.add_argument("--version", type=int, help="version number (default: the next free one)")
+    args = parser.parse_args(argv)
+
+    from rrgan.export import export_bundle
+    from rrgan.inference import load_workdir
+
+    print(export_bundle(load_workdir(args.workdir), args.output, args.name, args.version))
     return 0

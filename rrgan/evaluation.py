@@ -1,10 +1,30 @@
-"""Image-quality metrics by the field's protocol: PSNR and SSIM on uint8 RGB, data range 255."""
+"""Evaluation by the field's protocol: PSNR and SSIM on uint8 RGB (data range 255), full image,
+scikit-image style, with the identity baseline (input as output) always beside a method.
+
+Two SSIM flavours exist and differ slightly; every number says which one it is:
+``SSIM_WINDOW`` (tf.image.ssim, used for quick validation during training) and
+``SKIMAGE_SSIM_WINDOW`` (scikit-image's default, used by ``rrgan-eval`` and in papers).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
 import tensorflow as tf
+from scipy.ndimage import uniform_filter
+from tqdm.auto import tqdm
+
+from rrgan.data.images import read_rgb
+from rrgan.data.pairs import find_pair_sets
 
 SSIM_WINDOW = "Gaussian 11x11, sigma 1.5 (tf.image.ssim)"
+SKIMAGE_SSIM_WINDOW = "uniform 7x7, sample covariance (scikit-image default)"
+
+# (uint8 [H, W, 3]) -> uint8 [H, W, 3]
+Method = Callable[[np.ndarray], np.ndarray]
 
 
 def quantize(images: tf.Tensor) -> tf.Tensor:
@@ -13,9 +33,82 @@ def quantize(images: tf.Tensor) -> tf.Tensor:
 
 
 def psnr_ssim(prediction: tf.Tensor, target: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Per-image PSNR (dB) and SSIM of float [B, H, W, 3] images, measured after quantizing to uint8.
-
-    SSIM uses ``SSIM_WINDOW``; scikit-image's default (7x7 uniform) gives slightly different values.
-    """
+    """Per-image PSNR (dB) and SSIM (``SSIM_WINDOW``) of float [B, H, W, 3] batches, after quantizing."""
     prediction, target = quantize(prediction), quantize(target)
     return tf.image.psnr(prediction, target, max_val=255), tf.image.ssim(prediction, target, max_val=255)
+
+
+def psnr(prediction: np.ndarray, target: np.ndarray) -> float:
+    """PSNR in dB of uint8 images, data range 255 (as skimage.metrics.peak_signal_noise_ratio)."""
+    error = np.mean((prediction.astype(np.float64) - target.astype(np.float64)) ** 2)
+    return float("inf") if error == 0 else float(10.0 * np.log10(255.0 ** 2 / error))
+
+
+def ssim(prediction: np.ndarray, target: np.ndarray, window: int = 7) -> float:
+    """SSIM of uint8 RGB images, mean over channels, as skimage.metrics.structural_similarity
+    (data_range=255, channel_axis=2, its default 7x7 uniform window and sample covariance)."""
+    c1, c2 = (0.01 * 255.0) ** 2, (0.03 * 255.0) ** 2
+    covariance_norm = window ** 2 / (window ** 2 - 1.0)
+    pad = (window - 1) // 2
+    scores = []
+    for channel in range(prediction.shape[2]):
+        x = prediction[..., channel].astype(np.float64)
+        y = target[..., channel].astype(np.float64)
+        mean_x, mean_y = uniform_filter(x, window), uniform_filter(y, window)
+        var_x = covariance_norm * (uniform_filter(x * x, window) - mean_x ** 2)
+        var_y = covariance_norm * (uniform_filter(y * y, window) - mean_y ** 2)
+        cov_xy = covariance_norm * (uniform_filter(x * y, window) - mean_x * mean_y)
+        ssim_map = ((2 * mean_x * mean_y + c1) * (2 * cov_xy + c2)
+                    / ((mean_x ** 2 + mean_y ** 2 + c1) * (var_x + var_y + c2)))
+        scores.append(ssim_map[pad:-pad, pad:-pad].mean())
+    return float(np.mean(scores))
+
+
+def evaluate(methods: dict[str, Method], folders: Iterable[str | Path], progress: bool = True) -> pd.DataFrame:
+    """One row per (set, image, method): PSNR and SSIM, with the identity baseline added.
+
+    A set is every pair folder found at or below each of ``folders``.
+    """
+    methods = {"identity": lambda image: image, **methods}
+    rows = []
+    pair_sets = [s for folder in folders for s in find_pair_sets(folder)]
+    with tqdm(total=sum(len(s) for s in pair_sets), desc="evaluating", unit="img", disable=not progress) as bar:
+        for pair_set in pair_sets:
+            for pair in pair_set.pairs:
+                image, target = read_rgb(pair.input), read_rgb(pair.target)
+                for name, method in methods.items():
+                    output = method(image)
+                    rows.append({"set": pair_set.root.name, "image": pair.name, "method": name,
+                                 "psnr": psnr(output, target), "ssim": ssim(output, target)})
+                bar.update(1)
+    return pd.DataFrame(rows)
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean PSNR / SSIM per set and method, with the image count."""
+    summary = table.groupby(["set", "method"], sort=False).agg(
+        images=("image", "count"), psnr=("psnr", "mean"), ssim=("ssim", "mean"))
+    return summary.reset_index()
+
+
+def comparison_figure(path: str | Path, rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> Path:
+    """A matplotlib figure, one row per image: input | output | target, with PSNR in the titles."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(len(rows), 3, figsize=(12, 3.6 * len(rows)), squeeze=False)
+    for axis_row, (name, image, output, target) in zip(axes, rows):
+        panels = ((f"{name}: input ({psnr(image, target):.2f} dB)", image),
+                  (f"output ({psnr(output, target):.2f} dB)", output), ("target", target))
+        for axis, (title, picture) in zip(axis_row, panels):
+            axis.imshow(picture)
+            axis.set_title(title, fontsize=10)
+            axis.axis("off")
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

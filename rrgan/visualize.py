@@ -41,13 +41,15 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[str] = (),
     return grid
 
 
-def save_png(path: str | Path, image: np.ndarray) -> Path:
-    """Write an RGB image as PNG atomically (a viewer never sees half a file)."""
+def save_image(path: str | Path, image: np.ndarray, jpeg_quality: int = 95) -> Path:
+    """Write an RGB image atomically (a viewer never sees half a file), encoded by the file's suffix."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(_to_uint8_rgb(image), cv2.COLOR_RGB2BGR))
+    suffix = path.suffix.lower()
+    options = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if suffix in (".jpg", ".jpeg") else []
+    ok, encoded = cv2.imencode(suffix, cv2.cvtColor(_to_uint8_rgb(image), cv2.COLOR_RGB2BGR), options)
     if not ok:
-        raise ValueError(f"{path}: could not encode PNG")
+        raise ValueError(f"{path}: could not encode as {path.suffix}")
     temporary = path.with_name("." + path.name + ".tmp")
     temporary.write_bytes(encoded.tobytes())
     os.replace(temporary, path)

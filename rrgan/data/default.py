@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from rrgan.config import SynthesisConfig
 from rrgan.data.synthesis import synthesize
-from rrgan.visualize import save_png
+from rrgan.visualize import save_image
 
 
 def _smooth_field(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
@@ -71,7 +71,7 @@ def write_default_photos(folder: str | Path, count: int, size: int, seed: int = 
     paths = [folder / f"scene_{seed:03d}_{i:04d}_{size}.png" for i in range(count)]
     for index, path in enumerate(paths):
         if not path.exists():
-            save_png(path, draw_scene(seed * 100_003 + index, size))
+            save_image(path, draw_scene(seed * 100_003 + index, size))
     return paths
 
 
@@ -86,5 +86,5 @@ def write_default_pairs(folder: str | Path, count: int, size: int, seed: int = 1
         transmission, reflection = (tf.constant(s, tf.float32) / 255.0 for s in scenes[2 * index:2 * index + 2])
         image, transmission, _ = synthesize(transmission, reflection, tf.constant([seed, index]), SynthesisConfig())
         for name, layer in (("target", transmission), ("input", image)):
-            save_png(folder / name / f"{index:04d}.png", np.round(layer.numpy() * 255).astype(np.uint8))
+            save_image(folder / name / f"{index:04d}.png", np.round(layer.numpy() * 255).astype(np.uint8))
     return folder

@@ -17,7 +17,7 @@ import tensorflow as tf
 from rrgan.errors import RRGANError
 from rrgan.evaluation import psnr_ssim
 from rrgan.models import Networks
-from rrgan.visualize import image_grid, save_png
+from rrgan.visualize import image_grid, save_image
 
 
 class TrainingDiverged(RRGANError):
@@ -115,7 +115,7 @@ class SampleGrid(_StageCallback):
         rows = [[self.images[i], np.asarray(outputs["attention"][i]), edges[i],
                  np.asarray(outputs["transmission"][i]), self.targets[i]] for i in range(len(self.images))]
         grid = image_grid(rows, titles=("input", "attention", "edge", "output", "target"))
-        return save_png(self.folder / f"{self.stage}_{self.step:06d}.png", grid)
+        return save_image(self.folder / f"{self.stage}_{self.step:06d}.png", grid)
 
     def on_train_batch_end(self, batch, logs=None):
         if self.step % self.every == 0:

@@ -8,6 +8,7 @@ Everything a run makes lives in its work dir::
     validation.csv     PSNR / SSIM on held-out pairs, with the identity baseline
     tensorboard/       the same scalars for TensorBoard
     samples/           input | attention | edge | output | target grids every train.sample_every steps
+    export/rrgan/N/    the SavedModel of the generator bundle after N steps (TF Serving layout)
     default_data/      the embedded default scenes, when no data was given
 """
 
@@ -26,6 +27,7 @@ import tensorflow as tf
 from rrgan.config import Config
 from rrgan.data.default import write_default_pairs, write_default_photos
 from rrgan.data.pipeline import collect_sources, evaluation_dataset, training_dataset
+from rrgan.export import export_bundle
 from rrgan.losses import build_vgg_features
 from rrgan.models import Networks, build_generator, build_networks
 from rrgan.training import callbacks as cb
@@ -41,6 +43,7 @@ class RunResult:
     aux_step: int
     gan_step: int
     validation: dict | None
+    export: Path | None
 
 
 def select_strategy() -> tf.distribute.Strategy:
@@ -257,4 +260,8 @@ def train(config: Config, workdir: str | Path, data: Sequence[str | Path] = (),
         run.train_aux(config.train.aux_steps)
     if "gan" in stages:
         run.train_gan(config.train.gan_steps)
-    return RunResult(run.workdir, run.aux_step, run.gan_step, run.validate())
+    exported = None
+    if run.chief and run.gan_step > 0:
+        exported = export_bundle(run.inference_networks, run.workdir / "export", "rrgan",
+                                 version=run.aux_step + run.gan_step, exist_ok=True)
+    return RunResult(run.workdir, run.aux_step, run.gan_step, run.validate(), exported)

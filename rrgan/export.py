@@ -1,0 +1,103 @@
+"""Export the generator bundle (Attention-net, Edge-net, generator) as ONE SavedModel for TF Serving.
+
+Layout: ``<export_root>/<model_name>/<version>/`` with an integer version (the next free one by
+default), written under a temporary name and renamed, so TF Serving never sees half a version.
+
+Signatures:
+    serving_default(images: uint8 [N, H, W, 3]) -> transmission (uint8), reflection (uint8),
+        attention (float32 [N, H, W, 1]), edge (float32 [N, H, W, 1]); any H and W.
+    remove_encoded(images: string [N]) -> transmission_png (string [N]): JPEG / PNG / BMP / GIF
+        bytes in (as TF Serving's REST API receives base64), PNG bytes out.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import tensorflow as tf
+
+from rrgan.errors import RRGANError
+from rrgan.evaluation import quantize
+from rrgan.models import Networks
+
+SERVING_SIGNATURE = "serving_default"
+ENCODED_SIGNATURE = "remove_encoded"
+
+
+class ServingBundle(tf.Module):
+    """The three nets a user needs to remove reflections, with serving signatures."""
+
+    def __init__(self, networks: Networks):
+        super().__init__(name="rrgan_bundle")
+        self.edge_net = networks.edge_net
+        self.attention_net = networks.attention_net
+        self.generator = networks.generator
+
+    def _remove(self, images: tf.Tensor) -> dict:
+        attention_maps = self.attention_net(images, training=False)
+        edges = self.edge_net(images, training=False)
+        outputs = self.generator([images, edges, attention_maps[..., -1:]], training=False)
+        return {"transmission": outputs["transmission"], "reflection": outputs["reflection"],
+                "attention": attention_maps[..., -1:], "edge": edges}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+    def serve(self, images):
+        outputs = self._remove(tf.cast(images, tf.float32) / 255.0)
+        return {"transmission": quantize(outputs["transmission"]),
+                "reflection": quantize(tf.clip_by_value(outputs["reflection"], 0.0, 1.0)),
+                "attention": outputs["attention"], "edge": outputs["edge"]}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
+    def serve_encoded(self, images):
+        def one(encoded):
+            image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)
+            transmission = self.serve(image[tf.newaxis])["transmission"][0]
+            return tf.io.encode_png(transmission)
+
+        return {"transmission_png": tf.map_fn(one, images, fn_output_signature=tf.string)}
+
+
+def next_version(model_dir: Path) -> int:
+    versions = [int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()] if model_dir.is_dir() else []
+    return max(versions, default=0) + 1
+
+
+def export_bundle(networks: Networks, export_root: str | Path, model_name: str = "rrgan",
+                  version: int | None = None, exist_ok: bool = False) -> Path:
+    """Write the SavedModel to ``export_root/model_name/version`` atomically and return that path.
+
+    Versions are never overwritten; with ``exist_ok`` an existing version is returned as it is.
+    """
+    model_dir = Path(export_root) / model_name
+    model_dir.mkdir(parents=True, exist_ok=True)
+    version = next_version(model_dir) if version is None else version
+    final = model_dir / str(version)
+    if final.exists() and exist_ok:
+        return final
+    if final.exists():
+        raise RRGANError(f"{final}: version {version} already exists (versions are never overwritten)")
+    bundle = ServingBundle(networks)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=model_dir))
+    try:
+        tf.saved_model.save(bundle, str(temporary), signatures={SERVING_SIGNATURE: bundle.serve,
+                                                                ENCODED_SIGNATURE: bundle.serve_encoded})
+        os.rename(temporary, final)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    return final
+
+
+def find_saved_model(path: str | Path) -> Path:
+    """A SavedModel folder, or the newest version under a TF Serving model folder."""
+    path = Path(path)
+    if (path / "saved_model.pb").is_file():
+        return path
+    if path.is_dir():
+        versions = sorted((p for p in path.iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file()),
+                          key=lambda p: int(p.name))
+        if versions:
+            return versions[-1]
+    raise RRGANError(f"{path}: no SavedModel here (expected saved_model.pb, or numbered version folders)")

@@ -1,0 +1,97 @@
+"""Remove reflections from photos of any size: load a model, run it in overlapping tiles, blend.
+
+Large photos are cut into tiles of ``tile`` pixels overlapping by ``overlap`` pixels; each tile's
+output is weighted by a ramp that falls to zero at tile borders (not at image borders), so seams
+are invisible and memory stays bounded by the tile size whatever the photo size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from rrgan.config import Config
+from rrgan.errors import RRGANError
+from rrgan.export import SERVING_SIGNATURE, ServingBundle, find_saved_model
+from rrgan.models import Networks, build_generator, build_networks
+
+# (uint8 [1, H, W, 3]) -> dict of transmission / reflection (uint8), attention / edge (float32)
+ModelFunction = Callable[[tf.Tensor], dict]
+
+
+def load_workdir(workdir: str | Path) -> Networks:
+    """Networks of a training work dir: config.json plus the latest checkpoint (EMA generator if any)."""
+    workdir = Path(workdir)
+    config = Config.load(workdir / "config.json")
+    networks = build_networks(config.model)
+    trackables = dict(edge_net=networks.edge_net, attention_net=networks.attention_net,
+                      generator=networks.generator)
+    average = build_generator(config.model, name="generator_ema") if config.train.ema_decay else None
+    if average is not None:
+        trackables["generator_ema"] = average
+    latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
+    if latest is None:
+        raise RRGANError(f"{workdir}: no checkpoint in {workdir / 'checkpoints'}")
+    tf.train.Checkpoint(**trackables).restore(latest).expect_partial()
+    generator = average if average is not None else networks.generator
+    return Networks(networks.edge_net, networks.attention_net, generator, networks.discriminator)
+
+
+def load_model(path: str | Path) -> ModelFunction:
+    """A SavedModel (or TF Serving model folder) or a training work dir, as a uint8 -> dict function."""
+    path = Path(path)
+    if not path.exists():
+        raise RRGANError(f"{path}: no such model (give a SavedModel folder or a training work dir)")
+    if (path / "config.json").is_file() and (path / "checkpoints").is_dir():
+        bundle = ServingBundle(load_workdir(path))  # held by the closure: tf.function methods keep only a weak ref
+        return lambda images: bundle.serve(images)
+    signature = tf.saved_model.load(str(find_saved_model(path))).signatures[SERVING_SIGNATURE]
+    return lambda images: signature(images=images)
+
+
+def _ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> np.ndarray:
+    """1 in the middle, rising over ``overlap`` pixels at tile borders that are not image borders."""
+    weights = np.ones(length, np.float32)
+    ramp = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
+    if not at_start:
+        weights[:overlap] = ramp[: min(overlap, length)]
+    if not at_end:
+        weights[length - overlap:] = np.minimum(weights[length - overlap:], ramp[::-1])
+    return weights
+
+
+def _starts(size: int, tile: int, overlap: int) -> list[int]:
+    if size <= tile:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, size - tile, step))
+    return starts + [size - tile]
+
+
+def remove_reflections(model: ModelFunction, image: np.ndarray, tile: int = 512, overlap: int = 64) -> dict:
+    """uint8 [H, W, 3] photo -> ``transmission`` and ``reflection`` uint8 [H, W, 3], processed in
+    overlapping tiles when larger than ``tile``."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise RRGANError(f"expected an RGB image [H, W, 3], got shape {image.shape}")
+    if overlap * 2 >= tile:
+        raise RRGANError(f"tile overlap ({overlap}) must be less than half the tile size ({tile})")
+    height, width = image.shape[:2]
+    if height <= tile and width <= tile:
+        outputs = model(tf.constant(image[None]))
+        return {key: np.asarray(outputs[key][0]) for key in ("transmission", "reflection")}
+    totals = {key: np.zeros((height, width, 3), np.float32) for key in ("transmission", "reflection")}
+    weight_sum = np.zeros((height, width, 1), np.float32)
+    row_starts, column_starts = _starts(height, tile, overlap), _starts(width, tile, overlap)
+    for top in row_starts:
+        for left in column_starts:
+            bottom, right = min(top + tile, height), min(left + tile, width)
+            outputs = model(tf.constant(image[None, top:bottom, left:right]))
+            weights = (_ramp(bottom - top, overlap, top == 0, bottom == height)[:, None]
+                       * _ramp(right - left, overlap, left == 0, right == width)[None, :])[..., None]
+            for key in totals:
+                totals[key][top:bottom, left:right] += weights * np.asarray(outputs[key][0], np.float32)
+            weight_sum[top:bottom, left:right] += weights
+    return {key: np.clip(np.round(total / weight_sum), 0, 255).astype(np.uint8) for key, total in totals.items()}
