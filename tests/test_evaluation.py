@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+
+from conftest import make_pair_folder, random_image
+from rrgan.data.images import read_rgb
+from rrgan.evaluation import evaluate, psnr, ssim, summarize
+
+metrics = pytest.importorskip("skimage.metrics")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_metrics_equal_scikit_image(seed):
+    target = random_image(seed, 40, 52)
+    noisy = np.clip(target + np.random.default_rng(seed).normal(0, 20, target.shape), 0, 255).astype(np.uint8)
+    assert psnr(noisy, target) == pytest.approx(metrics.peak_signal_noise_ratio(target, noisy, data_range=255),
+                                                abs=1e-9)
+    assert ssim(noisy, target) == pytest.approx(
+        metrics.structural_similarity(target, noisy, data_range=255, channel_axis=2), abs=1e-9)
+    assert psnr(target, target) == float("inf") and ssim(target, target) == pytest.approx(1.0)
+
+
+def test_evaluate_table_has_identity_and_method(tmp_path):
+    make_pair_folder(tmp_path / "setA", ["x", "y"], size=(30, 30))
+    table = evaluate({"darken": lambda image: image // 2}, [tmp_path / "setA"], progress=False)
+    assert len(table) == 4
+    identity = table[(table["method"] == "identity") & (table["image"] == "x")].iloc[0]
+    pair_input, pair_target = read_rgb(tmp_path / "setA" / "input" / "x.png"), read_rgb(
+        tmp_path / "setA" / "target" / "x.png")
+    assert identity["psnr"] == pytest.approx(metrics.peak_signal_noise_ratio(pair_target, pair_input,
+                                                                             data_range=255))
+    summary = summarize(table)
+    assert list(summary["method"]) == ["identity", "darken"] and list(summary["images"]) == [2, 2]

@@ -1,0 +1,130 @@
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import make_pair_folder, random_image, write_image
+from rrgan.baselines import yang2019
+from rrgan.cli import eval_main, export_main, remove_main
+from rrgan.config import preset
+from rrgan.data.default import draw_scene
+from rrgan.errors import RRGANError
+from rrgan.evaluation import psnr
+from rrgan.export import ServingBundle
+from rrgan.inference import load_model, remove_reflections
+from rrgan.models import build_networks
+from rrgan.training.run import train
+
+
+@pytest.fixture(scope="module")
+def model():
+    networks = build_networks(preset("tiny").model)
+    rng = np.random.default_rng(1)
+    for net in (networks.edge_net, networks.attention_net, networks.generator):
+        net.set_weights([rng.normal(0, 0.05, w.shape).astype("float32") for w in net.get_weights()])
+    bundle = ServingBundle(networks)
+    return lambda images: bundle.serve(images)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run")
+    config = preset("tiny").override(["data.default_photos=8", "data.default_photo_size=64", "data.crop_size=48",
+                                      "train.batch_size=2", "train.aux_steps=2", "train.gan_steps=2"])
+    train(config, workdir, progress=False)
+    return workdir
+
+
+def test_tiles_match_a_single_pass(model):
+    image = draw_scene(3, 200)[:, :150]
+    whole = remove_reflections(model, image, tile=256)
+    tiled = remove_reflections(model, image, tile=96, overlap=24)
+    difference = np.abs(whole["transmission"].astype(int) - tiled["transmission"].astype(int))
+    assert tiled["transmission"].shape == image.shape
+    # Tolerance: tiles see less context near their borders; blending keeps the mean error tiny.
+    assert difference.mean() < 1.0 and np.percentile(difference, 99) <= 8, (difference.mean(), difference.max())
+
+
+def test_odd_sizes_come_back_at_their_own_size(model):
+    for height, width in [(17, 23), (513, 300)]:
+        image = random_image(0, height, width)
+        assert remove_reflections(model, image, tile=256, overlap=32)["transmission"].shape == (height, width, 3)
+
+
+def test_bad_tiling_arguments(model):
+    with pytest.raises(RRGANError, match="overlap"):
+        remove_reflections(model, random_image(0), tile=64, overlap=32)
+    with pytest.raises(RRGANError, match="RGB"):
+        remove_reflections(model, np.zeros((10, 10), np.uint8))
+
+
+def test_workdir_and_export_load_the_same_model(workdir, tmp_path, capsys):
+    assert (workdir / "export" / "rrgan" / "4" / "saved_model.pb").exists()  # rrgan-train exported
+    assert export_main([str(workdir), "-o", str(tmp_path / "export")]) == 0
+    exported = capsys.readouterr().out.strip()
+    image = draw_scene(5, 40)[None]
+    from_workdir = load_model(workdir)(tf.constant(image))["transmission"].numpy()
+    from_export = load_model(exported)(tf.constant(image))["transmission"].numpy()
+    assert np.abs(from_workdir.astype(int) - from_export.astype(int)).max() <= 1
+
+
+def test_remove_cli_skips_bad_files_by_name(workdir, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    write_image(photos / "good.jpg", random_image(0, 40, 50))
+    write_image(photos / "nested" / "also_good.png", random_image(1, 30, 20))
+    (photos / "empty.png").write_bytes(b"")
+    (photos / "text.png").write_text("not an image")
+    truncated = cv2.imencode(".jpg", random_image(2, 40, 40))[1].tobytes()
+    (photos / "truncated.jpg").write_bytes(truncated[: len(truncated) // 2])
+    status = remove_main([str(photos), "-o", str(tmp_path / "out"), "--model", str(workdir), "--quiet"])
+    captured = capsys.readouterr()
+    assert status == 1
+    for name in ("empty.png", "text.png", "truncated.jpg"):
+        assert name in captured.err
+    assert "wrote 2 photo(s)" in captured.out
+    assert cv2.imread(str(tmp_path / "out" / "good.jpg")).shape == (40, 50, 3)
+    assert cv2.imread(str(tmp_path / "out" / "nested" / "also_good.png")).shape == (30, 20, 3)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["{tmp}/missing.jpg", "--method", "yang2019"], "missing.jpg: no such file"),
+    (["{tmp}/empty_folder", "--method", "yang2019"], "no images found"),
+    (["{tmp}/photo.png", "--model", "{tmp}/no_model"], "no_model: no such model"),
+    (["{tmp}/photo.png"], "no model given"),
+])
+def test_remove_cli_user_errors(tmp_path, capsys, arguments, message):
+    (tmp_path / "empty_folder").mkdir()
+    write_image(tmp_path / "photo.png", random_image(0))
+    arguments = [a.format(tmp=tmp_path) for a in arguments]
+    assert remove_main([*arguments, "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_yang2019_without_threshold_is_the_identity():
+    image = draw_scene(7, 64)
+    assert np.abs(yang2019(image, threshold=0.0).astype(int) - image.astype(int)).max() <= 1
+
+
+def test_yang2019_moves_a_smooth_reflection_towards_the_target():
+    target = draw_scene(11, 160)
+    reflection = cv2.GaussianBlur(draw_scene(12, 160), (0, 0), 6).astype(np.float64)
+    image = np.clip(0.7 * target + 0.5 * reflection, 0, 255).astype(np.uint8)
+    scaled_target = np.clip(0.7 * target + 0.5 * reflection.mean((0, 1)), 0, 255).astype(np.uint8)
+    assert psnr(yang2019(image), scaled_target) > psnr(image, scaled_target) + 1.0
+
+
+def test_eval_cli_tables_and_figure(tmp_path, capsys):
+    make_pair_folder(tmp_path / "pairs", ["a", "b"], size=(40, 48))
+    assert eval_main([str(tmp_path / "pairs"), "--method", "yang2019", "-o", str(tmp_path / "eval"),
+                      "--figure", "b", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "identity" in out and "yang2019" in out and "scikit-image" in out
+    import pandas as pd
+    table = pd.read_csv(tmp_path / "eval" / "per_image.csv")
+    assert len(table) == 4 and set(table["method"]) == {"identity", "yang2019"}
+    summary = pd.read_csv(tmp_path / "eval" / "summary.csv")
+    assert list(summary["images"]) == [2, 2]
+    assert (tmp_path / "eval" / "comparison.png").exists()
+    assert eval_main([str(tmp_path / "pairs"), "--method", "yang2019", "-o", str(tmp_path / "e2"),
+                      "--figure", "zzz"]) == 2
