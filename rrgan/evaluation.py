@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from matplotlib.figure import Figure
 from scipy.ndimage import uniform_filter
 from tqdm.auto import tqdm
 
@@ -93,12 +94,8 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
 
 def comparison_figure(path: str | Path, rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> Path:
     """A matplotlib figure, one row per image: input | output | target, with PSNR in the titles."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(len(rows), 3, figsize=(12, 3.6 * len(rows)), squeeze=False)
+    figure = Figure(figsize=(12, 3.6 * len(rows)))  # no pyplot: works headless and leaves the backend alone
+    axes = figure.subplots(len(rows), 3, squeeze=False)
     for axis_row, (name, image, output, target) in zip(axes, rows):
         panels = ((f"{name}: input ({psnr(image, target):.2f} dB)", image),
                   (f"output ({psnr(output, target):.2f} dB)", output), ("target", target))
@@ -110,5 +107,4 @@ def comparison_figure(path: str | Path, rows: list[tuple[str, np.ndarray, np.nda
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100)
-    plt.close(figure)
     return path

@@ -151,6 +151,7 @@ class Run:
             config.save(workdir / "config.json")
 
         train = config.train
+        keras.utils.set_random_seed(train.seed)  # the same seed gives the same initial weights
         with self.strategy.scope(), _dtype_policy("mixed_float16" if train.mixed_precision else None):
             self.networks = build_networks(config.model)
             self.average_generator = build_generator(config.model, name="generator_ema") if train.ema_decay else None
