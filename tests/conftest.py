@@ -42,3 +42,16 @@ def make_pair_folder(root: Path, stems, input_dir="input", target_dir="target", 
         if reflection_dir:
             write_image(root / reflection_dir / f"{stem}{ext}", image // 2)
     return root
+
+
+def random_networks(seed: int = 0, scale: float = 0.1):
+    """Tiny networks with random weights, so that an export or tiling comparison means something
+    (an untrained generator is the identity)."""
+    from rrgan.config import preset
+    from rrgan.models import build_networks
+
+    networks = build_networks(preset("tiny").model)
+    rng = np.random.default_rng(seed)
+    for model in (networks.edge_net, networks.attention_net, networks.generator):
+        model.set_weights([rng.normal(0, scale, w.shape).astype("float32") for w in model.get_weights()])
+    return networks

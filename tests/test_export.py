@@ -7,22 +7,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from rrgan.config import preset
+from conftest import random_networks
 from rrgan.errors import RRGANError
 from rrgan.export import ENCODED_SIGNATURE, SERVING_SIGNATURE, ServingBundle, export_bundle, find_saved_model
-from rrgan.models import build_networks
 
-TOLERANCE = "transmission within 1 uint8 level, attention and edge maps within 1e-4"
+# Tolerance of reloaded vs live outputs: transmission within 1 uint8 level, attention and edge within 1e-4.
 
 
 @pytest.fixture(scope="module")
 def networks():
-    """Tiny networks with random (non-identity) weights, so the comparisons mean something."""
-    networks = build_networks(preset("tiny").model)
-    rng = np.random.default_rng(0)
-    for model in (networks.edge_net, networks.attention_net, networks.generator):
-        model.set_weights([rng.normal(0, 0.1, w.shape).astype("float32") for w in model.get_weights()])
-    return networks
+    return random_networks(seed=0)
 
 
 @pytest.fixture(scope="module")

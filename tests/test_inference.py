@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import make_pair_folder, random_image, write_image
+from conftest import make_pair_folder, random_image, random_networks, write_image
 from rrgan.baselines import yang2019
 from rrgan.cli import eval_main, export_main, remove_main
 from rrgan.config import preset
@@ -12,17 +12,12 @@ from rrgan.errors import RRGANError
 from rrgan.evaluation import psnr
 from rrgan.export import ServingBundle
 from rrgan.inference import load_model, remove_reflections
-from rrgan.models import build_networks
 from rrgan.training.run import train
 
 
 @pytest.fixture(scope="module")
 def model():
-    networks = build_networks(preset("tiny").model)
-    rng = np.random.default_rng(1)
-    for net in (networks.edge_net, networks.attention_net, networks.generator):
-        net.set_weights([rng.normal(0, 0.05, w.shape).astype("float32") for w in net.get_weights()])
-    bundle = ServingBundle(networks)
+    bundle = ServingBundle(random_networks(seed=1, scale=0.05))
     return lambda images: bundle.serve(images)
 
 
