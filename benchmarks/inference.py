@@ -69,7 +69,8 @@ def main() -> None:
                     print(f"  {label:16s} failed: {child.stderr.strip().splitlines()[-1]}")
                     continue
                 result = json.loads(child.stdout.strip().splitlines()[-1])
-                print(f"  {label:16s} {result['ms_per_megapixel']:9.0f} ms/MP   peak RSS {result['peak_rss_gib']:.2f} GiB")
+                print(f"  {label:16s} {result['ms_per_megapixel']:9.0f} ms/MP   "
+                      f"peak RSS {result['peak_rss_gib']:.2f} GiB")
 
 
 if __name__ == "__main__":

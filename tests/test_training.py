@@ -101,7 +101,8 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 
 def _train_command(workdir, steps, *extra):
     sets = [arg for item in FAST + ["train.checkpoint_every=2", "train.log_every=2"] for arg in ("--set", item)]
-    return [sys.executable, "-c", "from rrgan.cli import train_main; raise SystemExit(train_main())", "--workdir", str(workdir), "--quiet", "--stage", "gan",
+    entry = "from rrgan.cli import train_main; raise SystemExit(train_main())"
+    return [sys.executable, "-c", entry, "--workdir", str(workdir), "--quiet", "--stage", "gan",
             "--steps", str(steps), *sets, *extra]
 
 

@@ -160,10 +160,12 @@ class Run:
             self.aux_trainer.compile(optimizer=_adam(train.aux_learning_rate, 0.9, train.mixed_precision))
             fine_tune = train.aux_finetune_learning_rate > 0
             self.gan_trainer = GANTrainer(self.networks, config.loss, vgg, fine_tune_aux=fine_tune)
+            aux_finetune_optimizer = (_adam(train.aux_finetune_learning_rate, 0.9, train.mixed_precision)
+                                      if fine_tune else None)
             self.gan_trainer.compile(
                 generator_optimizer=_adam(train.generator_learning_rate, 0.5, train.mixed_precision),
                 discriminator_optimizer=_adam(train.discriminator_learning_rate, 0.5, train.mixed_precision),
-                aux_optimizer=_adam(train.aux_finetune_learning_rate, 0.9, train.mixed_precision) if fine_tune else None)
+                aux_optimizer=aux_finetune_optimizer)
             self._build_optimizers()
             trackables = dict(
                 edge_net=self.networks.edge_net, attention_net=self.networks.attention_net,

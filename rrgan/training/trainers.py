@@ -68,8 +68,9 @@ class GANTrainer(keras.Model):
     """Stage 2: generator against discriminator, the auxiliary nets feeding the generator.
 
     The auxiliary nets are frozen unless ``fine_tune_aux`` (then ``compile`` needs an
-    ``aux_optimizer``, a low rate, and their stage-1 losses are kept). The adversarial weight lives in ``adversarial_weight``, a
-    non-trainable variable that a callback ramps up, so the warm-up never retraces the step.
+    ``aux_optimizer``, a low rate, and their stage-1 losses are kept). The adversarial weight
+    lives in ``adversarial_weight``, a non-trainable variable that a callback ramps up, so the
+    warm-up never retraces the step.
     """
 
     LOSSES = ("generator_total", "pixel", "multiscale", "gradient", "perceptual", "exclusion", "adversarial",
@@ -136,8 +137,9 @@ class GANTrainer(keras.Model):
             values = self.generator_losses(image, target, outputs, real["score"], fake["score"])
             values["discriminator_map"] = losses.discriminator_map_loss(real["map"], fake["map"],
                                                                         tf.stop_gradient(attention_maps[..., -1:]))
-            values["discriminator_total"] = losses.discriminator_adversarial_loss(
-                real["score"], fake["score"], config.adversarial_kind) + config.discriminator_map * values["discriminator_map"]
+            values["discriminator_total"] = (
+                losses.discriminator_adversarial_loss(real["score"], fake["score"], config.adversarial_kind)
+                + config.discriminator_map * values["discriminator_map"])
             if fine_tune:
                 mask = losses.reflection_mask(image, target, config.mask_threshold)
                 values["attention"] = losses.attention_loss(attention_maps, mask, config.attention_theta)
