@@ -192,19 +192,18 @@ def _method(args):
         from rrgan.baselines import yang2019
 
         return yang2019
-    if args.model is None:
-        raise RRGANError("no model given: pass --model (a SavedModel, a TF Serving model folder or a training "
-                         "work dir), or --method yang2019 for the classical method that needs no training")
     from rrgan.inference import load_model, remove_reflections
+
 
     model = load_model(args.model)
     return lambda image: remove_reflections(model, image, tile=args.tile, overlap=args.overlap)["transmission"]
 
 
 def _add_method_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="SavedModel, TF Serving model folder (newest version) or training work dir")
+    parser.add_argument("--model", help="SavedModel, TF Serving model folder (newest version), training work dir or "
+                                        "weights folder (default: the weights shipped with rrgan)")
     parser.add_argument("--method", choices=("rrgan", "yang2019"), default="rrgan",
-                        help="rrgan (needs --model) or yang2019, the closed-form method of Yang et al. CVPR 2019")
+                        help="rrgan, or yang2019: the closed-form method of Yang et al. CVPR 2019 (no training)")
     parser.add_argument("--tile", type=int, default=512, help="tile size for large photos (default: 512)")
     parser.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (default: 64)")
 
@@ -293,14 +292,23 @@ def eval_main(argv=None) -> int:
 def export_main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="rrgan-export", description="Export a trained bundle (Attention-net, "
                                      "Edge-net, generator) as one SavedModel in the TF Serving layout.")
-    parser.add_argument("workdir", help="training work dir")
+    parser.add_argument("workdir", nargs="?", help="training work dir or weights folder "
+                                                   "(default: the weights shipped with rrgan)")
     parser.add_argument("-o", "--output", default="export", help="export root (default: ./export)")
     parser.add_argument("--name", default="rrgan", help="model name (default: rrgan)")
     parser.add_argument("--version", type=int, help="version number (default: the next free one)")
+    parser.add_argument("--weights", metavar="FOLDER", help="instead of a SavedModel, write a weights folder "
+                                                            "(config.json + .weights.h5 files, as shipped)")
     args = parser.parse_args(argv)
 
-    from rrgan.export import export_bundle
-    from rrgan.inference import load_workdir
+    from rrgan.config import Config
+    from rrgan.export import export_bundle, save_weights
+    from rrgan.inference import load_networks, pretrained_folder
 
-    print(export_bundle(load_workdir(args.workdir), args.output, args.name, args.version))
+    networks = load_networks(args.workdir)
+    if args.weights:
+        config = Config.load(Path(args.workdir or pretrained_folder()) / "config.json")
+        print(save_weights(networks, config, args.weights))
+    else:
+        print(export_bundle(networks, args.output, args.name, args.version))
     return 0

@@ -308,9 +308,9 @@ def _small() -> Config:
         model=ModelConfig(attention_steps=3, attention_width=16, attention_blocks=2, edge_width=16, edge_blocks=2,
                           generator_width=24, generator_depth=2, discriminator_width=32, discriminator_layers=4),
         loss=LossConfig(perceptual=0.0),
-        train=TrainConfig(batch_size=8, aux_steps=1000, gan_steps=4000, aux_learning_rate=5e-4,
-                          generator_learning_rate=2e-4, discriminator_learning_rate=2e-4,
-                          adversarial_warmup_steps=1000, ema_decay=0.999, checkpoint_every=250,
+        train=TrainConfig(batch_size=8, aux_steps=500, gan_steps=2500, aux_learning_rate=5e-4,
+                          generator_learning_rate=3e-4, discriminator_learning_rate=2e-4,
+                          adversarial_warmup_steps=800, ema_decay=0.998, checkpoint_every=250,
                           sample_every=500, log_every=25, validation_every=500),
     )
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from rrgan.config import Config
 from rrgan.errors import RRGANError
 from rrgan.evaluation import quantize
 from rrgan.models import Networks
@@ -90,6 +91,27 @@ def export_bundle(networks: Networks, export_root: str | Path, model_name: str =
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
     return final
+
+
+WEIGHT_FILES = ("edge_net", "attention_net", "generator")
+
+
+def save_weights(networks: Networks, config: Config, folder: str | Path) -> Path:
+    """Write the bundle as a small weights folder (config.json + one .weights.h5 per net), the form
+    shipped inside the package; written beside and renamed, so it is complete or absent."""
+    folder = Path(folder)
+    if folder.exists():
+        raise RRGANError(f"{folder}: already exists")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        config.save(temporary / "config.json")
+        for name in WEIGHT_FILES:
+            getattr(networks, name).save_weights(str(temporary / f"{name}.weights.h5"))
+        os.rename(temporary, folder)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    return folder
 
 
 def find_saved_model(path: str | Path) -> Path:

@@ -15,8 +15,10 @@ import tensorflow as tf
 
 from rrgan.config import Config
 from rrgan.errors import RRGANError
-from rrgan.export import SERVING_SIGNATURE, ServingBundle, find_saved_model
+from rrgan.export import SERVING_SIGNATURE, WEIGHT_FILES, ServingBundle, find_saved_model
 from rrgan.models import Networks, build_generator, build_networks
+
+PRETRAINED = Path(__file__).parent / "pretrained"
 
 # (uint8 [1, H, W, 3]) -> dict of transmission / reflection (uint8), attention / edge (float32)
 ModelFunction = Callable[[tf.Tensor], dict]
@@ -40,14 +42,42 @@ def load_workdir(workdir: str | Path) -> Networks:
     return Networks(networks.edge_net, networks.attention_net, generator, networks.discriminator)
 
 
-def load_model(path: str | Path) -> ModelFunction:
-    """A SavedModel (or TF Serving model folder) or a training work dir, as a uint8 -> dict function."""
-    path = Path(path)
-    if not path.exists():
+def load_weights(folder: str | Path) -> Networks:
+    """Networks from a weights folder written by ``rrgan.export.save_weights`` (the shipped form)."""
+    folder = Path(folder)
+    networks = build_networks(Config.load(folder / "config.json").model)
+    for name in WEIGHT_FILES:
+        getattr(networks, name).load_weights(str(folder / f"{name}.weights.h5"))
+    return networks
+
+
+def pretrained_folder() -> Path:
+    """The weights shipped with the package, or an error that says how to get a model."""
+    if not (PRETRAINED / "config.json").is_file():
+        raise RRGANError("this rrgan install ships no pretrained weights: pass --model (a SavedModel, a TF Serving "
+                         "model folder or a training work dir), or train one with rrgan-train")
+    return PRETRAINED
+
+
+def load_networks(path: str | Path | None = None) -> Networks:
+    """Networks from a training work dir or a weights folder; None means the shipped weights."""
+    path = pretrained_folder() if path is None else Path(path)
+    if (path / "checkpoints").is_dir() and (path / "config.json").is_file():
+        return load_workdir(path)
+    if (path / "generator.weights.h5").is_file():
+        return load_weights(path)
+    raise RRGANError(f"{path}: not a training work dir (config.json + checkpoints/) or a weights folder")
+
+
+def load_model(path: str | Path | None = None) -> ModelFunction:
+    """A SavedModel (or TF Serving model folder), a training work dir or a weights folder, as a
+    uint8 -> dict function; None means the weights shipped with the package."""
+    if path is not None and not Path(path).exists():
         raise RRGANError(f"{path}: no such model (give a SavedModel folder or a training work dir)")
-    if (path / "config.json").is_file() and (path / "checkpoints").is_dir():
-        bundle = ServingBundle(load_workdir(path))  # held by the closure: tf.function methods keep only a weak ref
+    if path is None or (Path(path) / "config.json").is_file():
+        bundle = ServingBundle(load_networks(path))  # held by the closure: tf.function methods hold it weakly
         return lambda images: bundle.serve(images)
+    path = Path(path)
     signature = tf.saved_model.load(str(find_saved_model(path))).signatures[SERVING_SIGNATURE]
     return lambda images: signature(images=images)
 

@@ -10,7 +10,7 @@ from rrgan.config import preset
 from rrgan.data.default import draw_scene
 from rrgan.errors import RRGANError
 from rrgan.evaluation import psnr
-from rrgan.export import ServingBundle
+from rrgan.export import ServingBundle, save_weights
 from rrgan.inference import load_model, remove_reflections
 from rrgan.training.run import train
 
@@ -85,9 +85,10 @@ def test_remove_cli_skips_bad_files_by_name(workdir, tmp_path, capsys):
     (["{tmp}/missing.jpg", "--method", "yang2019"], "missing.jpg: no such file"),
     (["{tmp}/empty_folder", "--method", "yang2019"], "no images found"),
     (["{tmp}/photo.png", "--model", "{tmp}/no_model"], "no_model: no such model"),
-    (["{tmp}/photo.png"], "no model given"),
+    (["{tmp}/photo.png"], "ships no pretrained weights"),
 ])
-def test_remove_cli_user_errors(tmp_path, capsys, arguments, message):
+def test_remove_cli_user_errors(tmp_path, capsys, monkeypatch, arguments, message):
+    monkeypatch.setattr("rrgan.inference.PRETRAINED", tmp_path / "no_pretrained")
     (tmp_path / "empty_folder").mkdir()
     write_image(tmp_path / "photo.png", random_image(0))
     arguments = [a.format(tmp=tmp_path) for a in arguments]
@@ -123,3 +124,22 @@ def test_eval_cli_tables_and_figure(tmp_path, capsys):
     assert (tmp_path / "eval" / "comparison.png").exists()
     assert eval_main([str(tmp_path / "pairs"), "--method", "yang2019", "-o", str(tmp_path / "e2"),
                       "--figure", "zzz"]) == 2
+
+
+def test_weights_folder_is_the_shipped_form(tmp_path, capsys, monkeypatch):
+    networks = random_networks(seed=4, scale=0.05)
+    folder = save_weights(networks, preset("tiny"), tmp_path / "weights")
+    assert sorted(p.name for p in folder.iterdir()) == ["attention_net.weights.h5", "config.json",
+                                                        "edge_net.weights.h5", "generator.weights.h5"]
+    image = draw_scene(9, 48)[None]
+    bundle = ServingBundle(networks)
+    expected = bundle.serve(tf.constant(image))["transmission"].numpy()
+    np.testing.assert_array_equal(load_model(folder)(tf.constant(image))["transmission"].numpy(), expected)
+    # the package's own weights: rrgan-remove and rrgan-export need no --model
+    monkeypatch.setattr("rrgan.inference.PRETRAINED", folder)
+    write_image(tmp_path / "photo.png", image[0])
+    assert remove_main([str(tmp_path / "photo.png"), "-o", str(tmp_path / "out"), "--quiet"]) == 0
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / "out" / "photo.png"))[..., ::-1], expected[0])
+    assert export_main(["-o", str(tmp_path / "export")]) == 0
+    assert (tmp_path / "export" / "rrgan" / "1" / "saved_model.pb").exists()
+    capsys.readouterr()
