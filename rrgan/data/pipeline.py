@@ -46,10 +46,6 @@ class Sources:
     def has_pairs(self) -> bool:
         return bool(self.pair_sets or self.pair_shards)
 
-    @property
-    def has_photos(self) -> bool:
-        return bool(self.photos or self.photo_shards)
-
 
 def _add_shards(sources: Sources, files: Iterable[str | Path]) -> None:
     for file in sorted(str(f) for f in files):
