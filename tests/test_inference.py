@@ -143,3 +143,14 @@ def test_weights_folder_is_the_shipped_form(tmp_path, capsys, monkeypatch):
     assert export_main(["-o", str(tmp_path / "export")]) == 0
     assert (tmp_path / "export" / "rrgan" / "1" / "saved_model.pb").exists()
     capsys.readouterr()
+
+
+def test_shipped_weights_load_and_run(tmp_path):
+    from rrgan.inference import PRETRAINED
+
+    if not (PRETRAINED / "config.json").exists():
+        pytest.skip("this checkout ships no pretrained weights")
+    assert sum(p.stat().st_size for p in PRETRAINED.iterdir()) < 30 * 2 ** 20
+    image = draw_scene(2, 72)
+    output = remove_reflections(load_model(), image)["transmission"]
+    assert output.shape == image.shape and not np.array_equal(output, image)

@@ -65,11 +65,12 @@ def test_mix_contains_real_and_synthetic(photos, tmp_path):
 
 
 def test_shards_and_folders_feed_the_same_images(tmp_path):
-    make_pair_folder(tmp_path / "pairs", ["b", "a"], size=(21, 33))
-    write_pairs(find_pairs(tmp_path / "pairs").pairs, tmp_path / "shards", "pairs", progress=False)
+    make_pair_folder(tmp_path / "pairs", ["d", "b", "a", "c"], size=(21, 33))
+    write_pairs(find_pairs(tmp_path / "pairs").pairs, tmp_path / "shards", "pairs", shard_size=2, progress=False)
     from_folder = list(evaluation_dataset([tmp_path / "pairs"]).as_numpy_iterator())
     from_shards = list(evaluation_dataset([tmp_path / "shards"]).as_numpy_iterator())
-    assert [e["name"][0] for e in from_folder] == [b"a", b"b"]
+    assert [e["name"][0] for e in from_folder] == [b"a", b"b", b"c", b"d"]
+    assert len(from_shards) == 4
     for a, b in zip(from_folder, from_shards):
         assert a["name"] == b["name"]
         assert a["input"].shape == (1, 21, 33, 3)

@@ -108,8 +108,9 @@ def _shard_records(shards: list[str], shuffle_seed: int | None) -> tf.data.Datas
     files = tf.data.Dataset.from_tensor_slices(shards)
     if shuffle_seed is not None:
         files = files.shuffle(len(shards), seed=shuffle_seed)
-    records = files.interleave(tf.data.TFRecordDataset, cycle_length=min(len(shards), 8),
-                               num_parallel_calls=AUTOTUNE)
+    # Unshuffled (evaluation) reads shards one after another, so records keep their sorted order.
+    cycle_length = min(len(shards), 8) if shuffle_seed is not None else 1
+    records = files.interleave(tf.data.TFRecordDataset, cycle_length=cycle_length, num_parallel_calls=AUTOTUNE)
     return records.map(lambda s: {k: v for k, v in parse_record(s).items() if k in _RECORD_KEYS},
                        num_parallel_calls=AUTOTUNE)
 
