@@ -299,7 +299,7 @@ def _tiny() -> Config:
 
 
 def _small() -> Config:
-    """The shipped model: trains on two CPU cores in under an hour, weights of a few MB.
+    """A CPU-sized model: both stages in about 30 minutes on two cores, weights of a few MB.
 
     Run: rrgan-train --preset small --data ../shared/data/train --val ../shared/data/val/nature20
     """
@@ -323,8 +323,8 @@ PRESETS = {
 
 
 def preset(name: str) -> Config:
-    """A named starting point: ``base`` is the full model, ``small`` the shipped CPU-trained one,
-    ``tiny`` runs in minutes on a CPU (tests, notebooks)."""
+    """A named starting point: ``base`` is the full model, ``small`` trains on a CPU in about half
+    an hour, ``tiny`` in a minute (tests, notebooks, the no-argument ``rrgan-train``)."""
     try:
         return PRESETS[name]()
     except KeyError:
