@@ -163,3 +163,15 @@ def test_mixed_precision_run(tmp_path):
     assert (result.aux_step, result.gan_step) == (2, 2)
     assert np.isfinite(result.validation["psnr"])
     assert keras.mixed_precision.dtype_policy().name == "float32"  # the policy does not leak
+
+
+def test_resume_without_data_reuses_the_runs_data(tmp_path):
+    from rrgan.data.default import write_default_photos
+
+    photos = write_default_photos(tmp_path / "my_photos", count=6, size=64)[0].parent
+    config = preset("tiny").override(FAST + ["train.aux_steps=1", "train.gan_steps=1"])
+    train(config, tmp_path / "run", data=[photos], progress=False)
+    resumed = train(config.override(["train.gan_steps=2"]), tmp_path / "run", progress=False)
+    assert resumed.gan_step == 2
+    assert not (tmp_path / "run" / "default_data").exists()  # did not fall back to the embedded scenes
+    assert json.loads((tmp_path / "run" / "sources.json").read_text())["data"] == [str(photos.resolve())]

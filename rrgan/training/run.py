@@ -3,6 +3,7 @@
 Everything a run makes lives in its work dir::
 
     config.json        the exact config (reused when the run is resumed)
+    sources.json       the --data and --val paths (reused when the run is resumed without them)
     checkpoints/       tf.train checkpoints of all nets and optimizers (resume starts here)
     losses.csv         stage, step, loss name, value (mean over train.log_every steps)
     validation.csv     PSNR / SSIM on held-out pairs, with the identity baseline
@@ -142,6 +143,7 @@ class Run:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.progress = progress
+        data, validation = self._remember_sources(data, validation)
         if not data:
             data, default_validation = default_data(workdir, config)
             validation = validation or default_validation
@@ -182,6 +184,21 @@ class Run:
                 self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
             elif self.average_generator is not None:
                 self.average_generator.set_weights(self.networks.generator.get_weights())
+
+    def _remember_sources(self, data, validation) -> tuple[list[str], list[str]]:
+        """Data given now is saved in sources.json; a run resumed without --data reuses what it saved,
+        instead of silently switching to the embedded default data."""
+        saved_file = self.workdir / "sources.json"
+        data = [str(Path(p).resolve()) if not any(c in str(p) for c in "*?[") else str(p) for p in data]
+        validation = [str(Path(p).resolve()) for p in validation]
+        if not data and saved_file.exists():
+            saved = json.loads(saved_file.read_text())
+            return saved["data"], validation or saved["validation"]
+        if self.chief:
+            temporary = saved_file.with_name(saved_file.name + ".tmp")
+            temporary.write_text(json.dumps({"data": data, "validation": validation}, indent=2) + "\n")
+            os.replace(temporary, saved_file)
+        return data, validation
 
     def _build_optimizers(self):
         """Create optimizer slots now, so a checkpoint restores them instead of deferring."""
