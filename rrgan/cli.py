@@ -164,11 +164,12 @@ def train_main(argv=None) -> int:
         if args.steps < 0:
             raise RRGANError(f"--steps must be positive, got {args.steps}")
         config = config.override([f"train.{stage}_steps={args.steps}" for stage in stages])
-    for path in [*args.data, *args.val]:
-        if not any(ch in path for ch in "*?[") and not Path(path).exists():
-            raise RRGANError(f"{path}: no such file or folder")
-
+    from rrgan.data.pipeline import is_glob
     from rrgan.training.run import train
+
+    for path in [*args.data, *args.val]:
+        if not is_glob(path) and not Path(path).exists():
+            raise RRGANError(f"{path}: no such file or folder")
 
     result = train(config, workdir, args.data, args.val, stages, progress=not args.quiet)
     print(f"\nstage 1 (aux) at step {result.aux_step}, stage 2 (gan) at step {result.gan_step}")

@@ -47,6 +47,11 @@ class Sources:
         return bool(self.pair_sets or self.pair_shards)
 
 
+def is_glob(path: str | Path) -> bool:
+    """True for a shard pattern such as ``records/*-pairs-*.tfrecord``."""
+    return any(ch in str(path) for ch in "*?[")
+
+
 def _add_shards(sources: Sources, files: Iterable[str | Path]) -> None:
     for file in sorted(str(f) for f in files):
         kind = shard_kind(file)
@@ -62,11 +67,10 @@ def collect_sources(paths: Iterable[str | Path]) -> Sources:
     sources = Sources()
     for path in paths:
         path = Path(path)
-        text = str(path)
-        if any(ch in text for ch in "*?["):
-            matches = glob.glob(text)
+        if is_glob(path):
+            matches = glob.glob(str(path))
             if not matches:
-                raise RRGANError(f"{text}: no file matches")
+                raise RRGANError(f"{path}: no file matches")
             _add_shards(sources, matches)
         elif path.is_file() and path.name.endswith(SHARD_SUFFIX):
             _add_shards(sources, [path])

@@ -76,82 +76,86 @@ class LossLog(_StageCallback):
         self.writer.flush()
 
 
-class PeriodicCheckpoint(_StageCallback):
-    """Save every ``every`` steps and when the stage ends (tf.train.CheckpointManager writes atomically)."""
+class _Periodic(_StageCallback):
+    """Runs ``act`` every ``every`` steps and when the stage ends (not after a divergence), at most
+    once per step."""
 
-    def __init__(self, stage, optimizer, manager: tf.train.CheckpointManager, every: int):
+    def __init__(self, stage, optimizer, every: int):
         super().__init__(stage, optimizer)
-        self.manager = manager
         self.every = every
-        self.saved_step = -1
+        self.done_step = -1
 
-    def _save(self):
-        if self.step != self.saved_step:
-            self.manager.save()
-            self.saved_step = self.step
+    def act(self) -> None:
+        raise NotImplementedError
+
+    def _act_once(self):
+        if self.step != self.done_step:
+            self.act()
+            self.done_step = self.step
 
     def on_train_batch_end(self, batch, logs=None):
         if self.step % self.every == 0:
-            self._save()
+            self._act_once()
 
     def on_train_end(self, logs=None):
         if not self.model.stop_training:
-            self._save()
+            self._act_once()
 
 
-class SampleGrid(_StageCallback):
-    """Every ``every`` steps, a PNG of fixed examples: input | attention | edge | output | target."""
+class PeriodicCheckpoint(_Periodic):
+    """Save all nets and optimizers (tf.train.CheckpointManager writes atomically)."""
+
+    def __init__(self, stage, optimizer, manager: tf.train.CheckpointManager, every: int):
+        super().__init__(stage, optimizer, every)
+        self.manager = manager
+
+    def act(self):
+        self.manager.save()
+
+
+class SampleGrid(_Periodic):
+    """A PNG of fixed examples: input | attention | edge | output | target."""
 
     def __init__(self, stage, optimizer, networks: Networks, images: np.ndarray, targets: np.ndarray,
                  folder: Path, every: int):
-        super().__init__(stage, optimizer)
-        self.networks, self.images, self.targets = networks, images, targets
-        self.folder, self.every = folder, every
+        super().__init__(stage, optimizer, every)
+        self.networks, self.images, self.targets, self.folder = networks, images, targets, folder
 
-    def write(self) -> Path:
+    def act(self):
         outputs = self.networks.remove_reflection(self.images)
         edges = np.asarray(outputs["edge"])
         edges = np.clip(edges / max(float(edges.max()), 1e-6), 0.0, 1.0)  # stretched: edges are faint
         rows = [[self.images[i], np.asarray(outputs["attention"][i]), edges[i],
                  np.asarray(outputs["transmission"][i]), self.targets[i]] for i in range(len(self.images))]
         grid = image_grid(rows, titles=("input", "attention", "edge", "output", "target"))
-        return save_image(self.folder / f"{self.stage}_{self.step:06d}.png", grid)
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.step % self.every == 0:
-            self.write()
-
-    def on_train_end(self, logs=None):
-        if not self.model.stop_training:
-            self.write()
+        save_image(self.folder / f"{self.stage}_{self.step:06d}.png", grid)
 
 
-class Validation(_StageCallback):
-    """Every ``every`` steps and at the end: mean PSNR / SSIM of the generator on held-out pairs,
-    beside the identity baseline (input as output), to CSV, TensorBoard and the console."""
+def validation_scores(networks: Networks, dataset: tf.data.Dataset) -> dict:
+    """Mean PSNR / SSIM (tf.image, after quantizing) of the networks and of the identity baseline."""
+    scores = {"psnr": [], "ssim": [], "identity_psnr": [], "identity_ssim": []}
+    for example in dataset:
+        output = networks.remove_reflection(example["input"])["transmission"]
+        psnr, ssim = psnr_ssim(output, example["target"])
+        identity_psnr, identity_ssim = psnr_ssim(example["input"], example["target"])
+        for name, value in zip(scores, (psnr, ssim, identity_psnr, identity_ssim)):
+            scores[name].append(float(value[0]))
+    return {name: float(np.mean(values)) for name, values in scores.items()}
+
+
+class Validation(_Periodic):
+    """Scores of the generator on held-out pairs beside the identity baseline, to CSV, TensorBoard
+    and the console; the last ones stay in ``scores``."""
 
     def __init__(self, stage, optimizer, networks: Networks, dataset: tf.data.Dataset, csv_path: Path,
                  tensorboard_dir: Path, every: int):
-        super().__init__(stage, optimizer)
-        self.networks, self.dataset, self.csv_path, self.every = networks, dataset, csv_path, every
+        super().__init__(stage, optimizer, every)
+        self.networks, self.dataset, self.csv_path = networks, dataset, csv_path
         self.writer = tf.summary.create_file_writer(str(tensorboard_dir / "validation"))
-        self.last_step = -1
+        self.scores: dict | None = None
 
-    def evaluate(self) -> dict:
-        scores = {"psnr": [], "ssim": [], "identity_psnr": [], "identity_ssim": []}
-        for example in self.dataset:
-            output = self.networks.remove_reflection(example["input"])["transmission"]
-            psnr, ssim = psnr_ssim(output, example["target"])
-            identity_psnr, identity_ssim = psnr_ssim(example["input"], example["target"])
-            for name, value in zip(scores, (psnr, ssim, identity_psnr, identity_ssim)):
-                scores[name].append(float(value[0]))
-        return {name: float(np.mean(values)) for name, values in scores.items()}
-
-    def _run(self):
-        if self.step == self.last_step:
-            return
-        self.last_step = self.step
-        scores = self.evaluate()
+    def act(self):
+        scores = self.scores = validation_scores(self.networks, self.dataset)
         new_file = not self.csv_path.exists()
         with self.csv_path.open("a", newline="") as handle:
             writer = csv.writer(handle)
@@ -163,13 +167,6 @@ class Validation(_StageCallback):
                 tf.summary.scalar(name, value)
         print(f"\nvalidation at {self.stage} step {self.step}: PSNR {scores['psnr']:.2f} dB, SSIM "
               f"{scores['ssim']:.3f} (identity {scores['identity_psnr']:.2f} dB / {scores['identity_ssim']:.3f})")
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.step % self.every == 0:
-            self._run()
-
-    def on_train_end(self, logs=None):
-        self._run()
 
 
 class AdversarialWarmup(_StageCallback):

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from rrgan.config import Config
 from rrgan.data.default import write_default_pairs, write_default_photos
-from rrgan.data.pipeline import collect_sources, evaluation_dataset, training_dataset
+from rrgan.data.pipeline import collect_sources, evaluation_dataset, is_glob, training_dataset
 from rrgan.export import export_bundle
 from rrgan.losses import build_vgg_features
 from rrgan.models import Networks, build_generator, build_networks
@@ -143,6 +143,7 @@ class Run:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.progress = progress
+        self.last_scores = None
         data, validation = self._remember_sources(data, validation)
         if not data:
             data, default_validation = default_data(workdir, config)
@@ -189,7 +190,7 @@ class Run:
         """Data given now is saved in sources.json; a run resumed without --data reuses what it saved,
         instead of silently switching to the embedded default data."""
         saved_file = self.workdir / "sources.json"
-        data = [str(Path(p).resolve()) if not any(c in str(p) for c in "*?[") else str(p) for p in data]
+        data = [str(p) if is_glob(p) else str(Path(p).resolve()) for p in data]
         validation = [str(Path(p).resolve()) for p in validation]
         if not data and saved_file.exists():
             saved = json.loads(saved_file.read_text())
@@ -258,18 +259,20 @@ class Run:
         if self.average_generator is not None:
             callbacks.append(cb.GeneratorEMA(self.networks.generator, self.average_generator, train.ema_decay))
         callbacks += self._common_callbacks("gan", optimizer)
+        validation = None
         if self.validation is not None:
-            callbacks.append(cb.Validation("gan", optimizer, self.inference_networks, self.validation,
-                                           self.workdir / "validation.csv", self.workdir / "tensorboard",
-                                           train.validation_every))
+            validation = cb.Validation("gan", optimizer, self.inference_networks, self.validation,
+                                       self.workdir / "validation.csv", self.workdir / "tensorboard",
+                                       train.validation_every)
+            callbacks.append(validation)
         train_steps(self.strategy, self.gan_trainer, self._dataset(self.gan_step), remaining, callbacks, self.progress)
+        self.last_scores = validation.scores if validation is not None else None
 
     def validate(self) -> dict | None:
+        """Validation scores now: those the stage just ended with, or computed afresh (a resumed run)."""
         if self.validation is None:
             return None
-        validation = cb.Validation("gan", self.gan_trainer.generator_optimizer, self.inference_networks,
-                                   self.validation, self.workdir / "validation.csv", self.workdir / "tensorboard", 1)
-        return validation.evaluate()
+        return self.last_scores or cb.validation_scores(self.inference_networks, self.validation)
 
 
 def train(config: Config, workdir: str | Path, data: Sequence[str | Path] = (),
