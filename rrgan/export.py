@@ -29,13 +29,22 @@ ENCODED_SIGNATURE = "remove_encoded"
 
 
 class ServingBundle(tf.Module):
-    """The three nets a user needs to remove reflections, with serving signatures."""
+    """The three nets a user needs to remove reflections, with serving signatures.
+
+    ``serve`` and ``serve_encoded`` are tf.functions made per instance: a class-level tf.function
+    method holds its object weakly and shares traces between instances, which broke when a bundle
+    was used soon after another one had been exported and collected.
+    """
 
     def __init__(self, networks: Networks):
         super().__init__(name="rrgan_bundle")
         self.edge_net = networks.edge_net
         self.attention_net = networks.attention_net
         self.generator = networks.generator
+        self.serve = tf.function(
+            self._serve, input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+        self.serve_encoded = tf.function(
+            self._serve_encoded, input_signature=[tf.TensorSpec([None], tf.string, name="images")])
 
     def _remove(self, images: tf.Tensor) -> dict:
         attention_maps = self.attention_net(images, training=False)
@@ -44,15 +53,13 @@ class ServingBundle(tf.Module):
         return {"transmission": outputs["transmission"], "reflection": outputs["reflection"],
                 "attention": attention_maps[..., -1:], "edge": edges}
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
-    def serve(self, images):
+    def _serve(self, images):
         outputs = self._remove(tf.cast(images, tf.float32) / 255.0)
         return {"transmission": quantize(outputs["transmission"]),
                 "reflection": quantize(tf.clip_by_value(outputs["reflection"], 0.0, 1.0)),
                 "attention": outputs["attention"], "edge": outputs["edge"]}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
-    def serve_encoded(self, images):
+    def _serve_encoded(self, images):
         def one(encoded):
             image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)
             transmission = self.serve(image[tf.newaxis])["transmission"][0]

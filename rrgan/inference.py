@@ -75,8 +75,7 @@ def load_model(path: str | Path | None = None) -> ModelFunction:
     if path is not None and not Path(path).exists():
         raise RRGANError(f"{path}: no such model (give a SavedModel folder or a training work dir)")
     if path is None or (Path(path) / "config.json").is_file():
-        bundle = ServingBundle(load_networks(path))  # held by the closure: tf.function methods hold it weakly
-        return lambda images: bundle.serve(images)
+        return ServingBundle(load_networks(path)).serve
     path = Path(path)
     signature = tf.saved_model.load(str(find_saved_model(path))).signatures[SERVING_SIGNATURE]
     return lambda images: signature(images=images)

@@ -1,3 +1,4 @@
+import gc
 import subprocess
 import sys
 
@@ -49,8 +50,7 @@ def test_layout_and_versions(networks, tmp_path):
 @pytest.mark.parametrize("height, width", [(17, 23), (64, 48), (300, 513)])
 def test_reloaded_model_matches_live_model(networks, exported, height, width):
     images = _images(height, width, batch=1 if height > 100 else 2)
-    bundle = ServingBundle(networks)  # kept in a name: tf.function methods hold their object weakly
-    expected = bundle.serve(tf.constant(images))
+    expected = ServingBundle(networks).serve(tf.constant(images))
     reloaded = tf.saved_model.load(str(exported)).signatures[SERVING_SIGNATURE](images=tf.constant(images))
     assert reloaded["transmission"].shape == images.shape and reloaded["transmission"].dtype == tf.uint8
     assert reloaded["reflection"].dtype == tf.uint8
@@ -80,3 +80,12 @@ def test_saved_model_cli_lists_the_signatures(exported):
     for name in (SERVING_SIGNATURE, ENCODED_SIGNATURE, "transmission", "reflection", "attention", "edge",
                  "transmission_png"):
         assert name in cli.stdout
+
+
+def test_bundles_work_without_being_kept_in_a_name(networks, tmp_path):
+    export_bundle(networks, tmp_path, "first")
+    gc.collect()
+    images = tf.constant(_images(20, 24, batch=1))
+    first = ServingBundle(networks).serve(images)["transmission"].numpy()
+    gc.collect()
+    np.testing.assert_array_equal(ServingBundle(networks).serve(images)["transmission"].numpy(), first)

@@ -17,8 +17,7 @@ from rrgan.training.run import train
 
 @pytest.fixture(scope="module")
 def model():
-    bundle = ServingBundle(random_networks(seed=1, scale=0.05))
-    return lambda images: bundle.serve(images)
+    return ServingBundle(random_networks(seed=1, scale=0.05)).serve
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +131,7 @@ def test_weights_folder_is_the_shipped_form(tmp_path, capsys, monkeypatch):
     assert sorted(p.name for p in folder.iterdir()) == ["attention_net.weights.h5", "config.json",
                                                         "edge_net.weights.h5", "generator.weights.h5"]
     image = draw_scene(9, 48)[None]
-    bundle = ServingBundle(networks)
-    expected = bundle.serve(tf.constant(image))["transmission"].numpy()
+    expected = ServingBundle(networks).serve(tf.constant(image))["transmission"].numpy()
     np.testing.assert_array_equal(load_model(folder)(tf.constant(image))["transmission"].numpy(), expected)
     # the package's own weights: rrgan-remove and rrgan-export need no --model
     monkeypatch.setattr("rrgan.inference.PRETRAINED", folder)
