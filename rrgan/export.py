@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from rrgan.config import Config
 from rrgan.errors import RRGANError
-from rrgan.evaluation import quantize
+from rrgan.metrics import quantize
 from rrgan.models import Networks
 
 SERVING_SIGNATURE = "serving_default"
@@ -29,7 +29,7 @@ ENCODED_SIGNATURE = "remove_encoded"
 
 
 class ServingBundle(tf.Module):
-    """The three nets a user needs to remove reflections, with serving signatures.
+    """The nets a user needs to remove reflections (and the backbone they share), with serving signatures.
 
     ``serve`` and ``serve_encoded`` are tf.functions made per instance: a class-level tf.function
     method holds its object weakly and shares traces between instances, which broke when a bundle
@@ -38,23 +38,19 @@ class ServingBundle(tf.Module):
 
     def __init__(self, networks: Networks):
         super().__init__(name="rrgan_bundle")
+        self.networks = networks
+        # Tracked as attributes so that the SavedModel holds their weights (the backbone's too).
         self.edge_net = networks.edge_net
         self.attention_net = networks.attention_net
         self.generator = networks.generator
+        self.backbone = networks.backbone
         self.serve = tf.function(
             self._serve, input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
         self.serve_encoded = tf.function(
             self._serve_encoded, input_signature=[tf.TensorSpec([None], tf.string, name="images")])
 
-    def _remove(self, images: tf.Tensor) -> dict:
-        attention_maps = self.attention_net(images, training=False)
-        edges = self.edge_net(images, training=False)
-        outputs = self.generator([images, edges, attention_maps[..., -1:]], training=False)
-        return {"transmission": outputs["transmission"], "reflection": outputs["reflection"],
-                "attention": attention_maps[..., -1:], "edge": edges}
-
     def _serve(self, images):
-        outputs = self._remove(tf.cast(images, tf.float32) / 255.0)
+        outputs = self.networks.remove_reflection(tf.cast(images, tf.float32) / 255.0)
         return {"transmission": quantize(outputs["transmission"]),
                 "reflection": quantize(tf.clip_by_value(outputs["reflection"], 0.0, 1.0)),
                 "attention": outputs["attention"], "edge": outputs["edge"]}

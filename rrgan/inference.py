@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from rrgan import checkpoints
 from rrgan.config import Config
 from rrgan.errors import RRGANError
 from rrgan.export import SERVING_SIGNATURE, WEIGHT_FILES, ServingBundle, find_saved_model
@@ -24,28 +25,33 @@ PRETRAINED = Path(__file__).parent / "pretrained"
 ModelFunction = Callable[[tf.Tensor], dict]
 
 
+def is_workdir(path: str | Path) -> bool:
+    return (Path(path) / checkpoints.CHECKPOINTS).is_dir() and (Path(path) / "config.json").is_file()
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """The config of a work dir or weights folder; None means the shipped weights."""
+    return Config.load((pretrained_folder() if path is None else Path(path)) / "config.json")
+
+
 def load_workdir(workdir: str | Path) -> Networks:
-    """Networks of a training work dir: config.json plus the latest checkpoint (EMA generator if any)."""
+    """Networks of a training work dir: its best checkpoint by validation (else the latest), with
+    the EMA generator where the run kept one."""
     workdir = Path(workdir)
-    config = Config.load(workdir / "config.json")
+    config = load_config(workdir)
+    path = checkpoints.best_or_latest(workdir)
+    if path is None:
+        raise RRGANError(f"{workdir}: no checkpoint in {workdir / checkpoints.CHECKPOINTS}")
     networks = build_networks(config.model)
-    trackables = dict(edge_net=networks.edge_net, attention_net=networks.attention_net,
-                      generator=networks.generator)
     average = build_generator(config.model, name="generator_ema") if config.train.ema_decay else None
-    if average is not None:
-        trackables["generator_ema"] = average
-    latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
-    if latest is None:
-        raise RRGANError(f"{workdir}: no checkpoint in {workdir / 'checkpoints'}")
-    tf.train.Checkpoint(**trackables).restore(latest).expect_partial()
-    generator = average if average is not None else networks.generator
-    return Networks(networks.edge_net, networks.attention_net, generator, networks.discriminator)
+    checkpoints.restore_networks(path, networks, average)
+    return networks if average is None else networks.with_generator(average)
 
 
 def load_weights(folder: str | Path) -> Networks:
     """Networks from a weights folder written by ``rrgan.export.save_weights`` (the shipped form)."""
     folder = Path(folder)
-    networks = build_networks(Config.load(folder / "config.json").model)
+    networks = build_networks(load_config(folder).model)
     for name in WEIGHT_FILES:
         getattr(networks, name).load_weights(str(folder / f"{name}.weights.h5"))
     return networks
@@ -62,7 +68,7 @@ def pretrained_folder() -> Path:
 def load_networks(path: str | Path | None = None) -> Networks:
     """Networks from a training work dir or a weights folder; None means the shipped weights."""
     path = pretrained_folder() if path is None else Path(path)
-    if (path / "checkpoints").is_dir() and (path / "config.json").is_file():
+    if is_workdir(path):
         return load_workdir(path)
     if (path / "generator.weights.h5").is_file():
         return load_weights(path)

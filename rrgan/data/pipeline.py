@@ -228,6 +228,37 @@ def _synthetic_crops(records: tf.data.Dataset, config: DataConfig, seed: int) ->
     return records.batch(2, drop_remainder=True).enumerate().map(blend, num_parallel_calls=AUTOTUNE)
 
 
+def global_shift(image: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """Length in pixels of the global translation between two uint8 images (phase correlation, to
+    the nearest pixel)."""
+    def gray_spectrum(x):
+        gray = tf.reduce_mean(tf.cast(x, tf.float32), axis=-1)
+        return tf.signal.fft2d(tf.cast(gray - tf.reduce_mean(gray), tf.complex64))
+
+    cross = gray_spectrum(image) * tf.math.conj(gray_spectrum(target))
+    correlation = tf.math.real(tf.signal.ifft2d(cross / tf.cast(tf.abs(cross) + 1e-9, tf.complex64)))
+    size = tf.shape(correlation)
+    peak = tf.argmax(tf.reshape(correlation, [-1]), output_type=tf.int32)
+    offset = tf.stack([peak // size[1], peak % size[1]])
+    offset = tf.where(offset > size // 2, offset - size, offset)  # the FFT wraps negative shifts around
+    return tf.norm(tf.cast(offset, tf.float32))
+
+
+def brightness_ratio(image: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """Mean brightness of the target over that of the input."""
+    return tf.reduce_mean(tf.cast(target, tf.float32)) / tf.maximum(tf.reduce_mean(tf.cast(image, tf.float32)), 1e-3)
+
+
+def usable_pair(record: dict[str, tf.Tensor], config: DataConfig) -> tf.Tensor:
+    """False for a real pair that would teach the wrong thing: a target shifted by more than
+    ``pair_max_shift`` pixels (blur) or a brightness ratio outside ``pair_brightness_ratio``."""
+    pair = decode_pair(record)
+    ratio = brightness_ratio(pair["input"], pair["target"])
+    low, high = config.pair_brightness_ratio
+    return ((ratio >= low) & (ratio <= high)
+            & (global_shift(pair["input"], pair["target"]) <= config.pair_max_shift))
+
+
 def _prepare(records: tf.data.Dataset, config: DataConfig, seed: int) -> tf.data.Dataset:
     if config.cache:
         records = records.cache()
@@ -239,11 +270,10 @@ def training_dataset(paths_or_sources, config: DataConfig, batch_size: int, seed
     and ``has_reflection`` [B]. A ``config.real_fraction`` share are real pairs, the rest synthesized."""
     sources = paths_or_sources if isinstance(paths_or_sources, Sources) else collect_sources(paths_or_sources)
     real_fraction = config.real_fraction if sources.has_pairs else 0.0
-    if real_fraction == 1.0 and not sources.has_pairs:
-        raise RRGANError("data.real_fraction is 1 but no image pairs were given")
     branches, weights = [], []
     if real_fraction > 0.0:
-        branches.append(_real_crops(_prepare(pair_records(sources, seed), config, seed), config, seed))
+        pairs = pair_records(sources, seed).filter(lambda record: usable_pair(record, config))
+        branches.append(_real_crops(_prepare(pairs, config, seed), config, seed))
         weights.append(real_fraction)
     if real_fraction < 1.0:
         photos = photo_records(sources, seed)
@@ -269,3 +299,13 @@ def evaluation_dataset(paths_or_sources) -> tf.data.Dataset:
                 "target": tf.image.convert_image_dtype(pair["target"], tf.float32)}
 
     return records.map(to_float, num_parallel_calls=AUTOTUNE).batch(1).prefetch(AUTOTUNE)
+
+
+def evaluation_subset(path: str | Path, count: int) -> tf.data.Dataset:
+    """At most ``count`` pairs of one set, spread evenly over its sorted order (a set's first pairs
+    are often one scene)."""
+    sources = collect_sources([path])
+    total = sum(len(s) for s in sources.pair_sets)
+    stride = max(1, total // count) if total else 1
+    dataset = evaluation_dataset(sources).enumerate().filter(lambda index, _: index % stride == 0)
+    return dataset.map(lambda _, example: example).take(count)

@@ -1,13 +1,15 @@
-"""The four networks of rrgan, one per file, and the call that builds them all from a config."""
+"""The networks of rrgan, one per file, and the one place where they are wired together."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import keras
 
 from rrgan.config import ModelConfig
 from rrgan.models.attention_net import build_attention_net
+from rrgan.models.backbone import build_backbone
 from rrgan.models.discriminator import build_discriminator
 from rrgan.models.edge_net import build_edge_net
 from rrgan.models.generator import build_generator
@@ -15,26 +17,50 @@ from rrgan.models.generator import build_generator
 
 @dataclass(frozen=True)
 class Networks:
-    """Edge-net, Attention-net, generator and discriminator of one run."""
+    """Edge-net, Attention-net, generator and discriminator of one run, and the frozen pretrained
+    backbone (None without one) whose features the Edge-net and the generator share.
+
+    ``guidance`` and ``generate`` are the wiring (photo -> backbone features, attention, edges ->
+    generator), used by training, export and inference alike.
+    """
 
     edge_net: keras.Model
     attention_net: keras.Model
     generator: keras.Model
     discriminator: keras.Model
+    backbone: keras.Model | None = None
+
+    def guidance(self, images, training: bool = False) -> dict:
+        """What the generator is given besides the photo: ``features`` (list), ``attention_maps``
+        [B, H, W, N] and ``edge`` [B, H, W, 1]."""
+        features = list(self.backbone(images, training=False)) if self.backbone is not None else []
+        attention_maps = self.attention_net(images, training=training)
+        edges = self.edge_net([images, *features], training=training)
+        return {"features": features, "attention_maps": attention_maps, "edge": edges}
+
+    def generate(self, images, guidance: dict, training: bool = False) -> dict:
+        """The generator's outputs for photos and their ``guidance``."""
+        return self.generator([images, guidance["edge"], guidance["attention_maps"][..., -1:],
+                               *guidance["features"]], training=training)
 
     def remove_reflection(self, images, training: bool = False) -> dict:
         """Photos [B, H, W, 3] in [0, 1] -> transmission, reflection, final attention and edge maps."""
         images = keras.ops.convert_to_tensor(images, "float32")
-        attention_maps = self.attention_net(images, training=training)
-        edges = self.edge_net(images, training=training)
-        outputs = self.generator([images, edges, attention_maps[..., -1:]], training=training)
-        return {**outputs, "attention_maps": attention_maps, "attention": attention_maps[..., -1:], "edge": edges}
+        guidance = self.guidance(images, training)
+        outputs = self.generate(images, guidance, training)
+        return {**outputs, "attention_maps": guidance["attention_maps"],
+                "attention": guidance["attention_maps"][..., -1:], "edge": guidance["edge"]}
+
+    def with_generator(self, generator: keras.Model) -> "Networks":
+        """The same networks with another generator (the EMA one, as users get it)."""
+        return dataclasses.replace(self, generator=generator)
 
 
 def build_networks(config: ModelConfig) -> Networks:
     return Networks(edge_net=build_edge_net(config), attention_net=build_attention_net(config),
-                    generator=build_generator(config), discriminator=build_discriminator(config))
+                    generator=build_generator(config), discriminator=build_discriminator(config),
+                    backbone=build_backbone(config))
 
 
-__all__ = ["Networks", "build_networks", "build_attention_net", "build_discriminator", "build_edge_net",
-           "build_generator"]
+__all__ = ["Networks", "build_networks", "build_attention_net", "build_backbone", "build_discriminator",
+           "build_edge_net", "build_generator"]

@@ -6,7 +6,7 @@ import keras
 from keras import layers, ops
 
 from rrgan.config import ModelConfig
-from rrgan.layers import ConvLSTMCell, ResidualBlock
+from rrgan.layers import ConvLSTMCell, CropLike, ResidualBlock
 
 
 def build_attention_net(config: ModelConfig, name: str = "attention_net") -> keras.Model:
@@ -14,19 +14,24 @@ def build_attention_net(config: ModelConfig, name: str = "attention_net") -> ker
 
     Each step sees concat(I, A_{t-1}) (A_0 = 0.5), runs residual blocks and a ConvLSTM cell, and
     emits A_t in [0, 1]. Weights are shared across steps: the same refinement, applied N times.
+    With ``attention_scale`` > 1 the steps run on a downscaled photo and the maps are upsampled back:
+    reflections are smooth, so the recurrent steps need not pay for every pixel.
     """
     width = config.attention_width
     image = keras.Input((None, None, 3), name="image")
+    small = image
+    if config.attention_scale > 1:
+        small = layers.AveragePooling2D(config.attention_scale, padding="same", name="downscale")(image)
     stem = layers.Conv2D(width, 3, padding="same", activation="relu", name="stem")
     blocks = [ResidualBlock(width, name=f"block_{i}") for i in range(config.attention_blocks)]
     cell = ConvLSTMCell(width, name="conv_lstm")
     head = layers.Conv2D(1, 3, padding="same", activation="sigmoid", dtype="float32", name="attention")
 
-    attention = ops.ones_like(image[..., :1]) * 0.5
+    attention = ops.ones_like(small[..., :1]) * 0.5
     hidden = cell_state = None
     maps = []
     for _ in range(config.attention_steps):
-        x = stem(ops.concatenate([image, ops.cast(attention, image.dtype)], axis=-1))
+        x = stem(ops.concatenate([small, ops.cast(attention, small.dtype)], axis=-1))
         for block in blocks:
             x = block(x)
         if hidden is None:
@@ -34,4 +39,9 @@ def build_attention_net(config: ModelConfig, name: str = "attention_net") -> ker
         hidden, cell_state = cell(x, hidden, cell_state)
         attention = head(hidden)
         maps.append(attention)
-    return keras.Model(image, layers.Concatenate(name="attention_maps", dtype="float32")(maps), name=name)
+    maps = layers.Concatenate(name="attention_maps", dtype="float32")(maps)
+    if config.attention_scale > 1:
+        maps = layers.UpSampling2D(config.attention_scale, interpolation="nearest", name="upscale",
+                                   dtype="float32")(maps)
+        maps = CropLike(name="upscaled_maps", dtype="float32")(maps, image)
+    return keras.Model(image, maps, name=name)

@@ -1,4 +1,5 @@
-"""Generator: encoder-decoder with skips and a dilated bottleneck, guided by the edge and attention maps."""
+"""Generator: encoder-decoder with skips and a dilated bottleneck, guided by the edge and attention
+maps and, with a backbone, by pretrained multi-scale features (hypercolumns)."""
 
 from __future__ import annotations
 
@@ -6,28 +7,39 @@ import keras
 from keras import layers, ops
 
 from rrgan.config import ModelConfig
-from rrgan.layers import CropLike, PadToMultiple
+from rrgan.layers import CropLike, PadLike, PadToMultiple
+from rrgan.models.edge_net import feature_inputs
 
 
-def _residual_image(features, image, name: str):
-    """image + a learned correction, clipped to [0, 1]. The correction starts at zero, so an
-    untrained generator is the identity: it begins at the "input as output" baseline."""
+def _colour_corrected(image, colour):
+    """image * (1 + gain) + offset, per image and channel; ``colour`` is [B, 6] (gains, offsets)."""
+    gain, offset = colour[:, None, None, :3], colour[:, None, None, 3:]
+    return ops.cast(image, "float32") * (1.0 + gain) + offset
+
+
+def _residual_image(features, image, colour, name: str):
+    """The colour-corrected image plus a learned local correction, clipped to [0, 1]. Both start at
+    zero, so an untrained generator is the identity: it begins at the "input as output" baseline."""
     delta = layers.Conv2D(3, 3, padding="same", kernel_initializer="zeros", dtype="float32", name=f"{name}_delta")(
         features)
-    return ops.clip(ops.cast(image, "float32") + delta, 0.0, 1.0)
+    base = ops.cast(image, "float32") if colour is None else _colour_corrected(image, colour)
+    return ops.clip(base + delta, 0.0, 1.0)
 
 
 def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model:
-    """[I, edge, attention] -> dict of ``transmission`` (T, input size), ``reflection`` (I - T) and
-    ``transmission_half`` / ``transmission_quarter`` (multi-scale outputs at the padded size / 2, / 4).
+    """[I, edge, attention, *backbone features] -> dict of ``transmission`` (T, input size),
+    ``reflection`` (I - T) and ``transmission_half`` / ``transmission_quarter`` (multi-scale outputs
+    at the padded size / 2, / 4).
 
-    Any input size: sides are reflect-padded to a multiple of 2^depth and the output cropped back.
+    Any input size: sides are edge-padded to a multiple of 2^depth and the output cropped back.
+    Backbone features of block b join the encoder at level b-1 (same resolution), projected to
+    the level's width. With ``generator_colour``, a per-image gain and offset per channel, read
+    from the globally pooled bottleneck, correct the overall level before the local correction.
     """
-    if config.generator_depth < 2:
-        raise ValueError("model.generator_depth must be at least 2 (outputs at 1/4, 1/2 and 1)")
     image = keras.Input((None, None, 3), name="image")
     edge = keras.Input((None, None, 1), name="edge")
     attention = keras.Input((None, None, 1), name="attention")
+    features = feature_inputs(config)
     multiple = 2 ** config.generator_depth
     guided = PadToMultiple(multiple, name="pad")(layers.Concatenate(name="guided_input")([image, edge, attention]))
     padded_image = guided[..., :3]
@@ -36,6 +48,10 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     x = layers.Conv2D(width, 5, padding="same", activation="relu", name="stem")(guided)
     skips = []
     for level in range(config.generator_depth):
+        if level < len(features):
+            projected = layers.Conv2D(x.shape[-1], 1, name=f"features_{level + 1}_projection")(features[level])
+            x = layers.Add(name=f"features_{level + 1}_added")([x, PadLike(name=f"features_{level + 1}_padded")(
+                projected, x)])
         skips.append(x)
         channels = width * 2 ** (level + 1)
         x = layers.Conv2D(channels, 3, strides=2, padding="same", activation="relu", name=f"down_{level}")(x)
@@ -43,6 +59,11 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     for dilation in config.generator_dilations:
         x = layers.Conv2D(x.shape[-1], 3, padding="same", dilation_rate=dilation, activation="relu",
                           name=f"dilated_{dilation}")(x)
+    colour = None
+    if config.generator_colour:
+        pooled = layers.GlobalAveragePooling2D(name="colour_pool")(x)
+        pooled = layers.Dense(width, activation="relu", name="colour_hidden")(pooled)
+        colour = layers.Dense(6, kernel_initializer="zeros", dtype="float32", name="colour")(pooled)
 
     scaled_outputs = {}
     for level in reversed(range(config.generator_depth)):
@@ -50,14 +71,14 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
         if scale <= 4:
             key = {4: "transmission_quarter", 2: "transmission_half"}[scale]
             scaled_outputs[key] = _residual_image(
-                x, layers.AveragePooling2D(scale, name=f"image_{key}")(padded_image), key)
+                x, layers.AveragePooling2D(scale, name=f"image_{key}")(padded_image), colour, key)
         channels = width * 2 ** level
         x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="relu", name=f"up_{level}")(x)
         x = layers.Concatenate(name=f"skip_{level}")([x, skips[level]])
         x = layers.Conv2D(channels, 3, padding="same", activation="relu", name=f"up_{level}_conv")(x)
 
     transmission = CropLike(name="transmission", dtype="float32")(
-        _residual_image(x, padded_image, "transmission_padded"), image)
+        _residual_image(x, padded_image, colour, "transmission_padded"), image)
     reflection = layers.Subtract(name="reflection", dtype="float32")([ops.cast(image, "float32"), transmission])
-    return keras.Model([image, edge, attention], {"transmission": transmission, "reflection": reflection,
-                                                  **scaled_outputs}, name=name)
+    return keras.Model([image, edge, attention, *features],
+                       {"transmission": transmission, "reflection": reflection, **scaled_outputs}, name=name)

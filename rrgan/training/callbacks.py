@@ -6,7 +6,7 @@ logs and files keep their step numbers across a resume.
 
 from __future__ import annotations
 
-import csv
+import json
 import math
 from pathlib import Path
 
@@ -15,7 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from rrgan.errors import RRGANError
-from rrgan.evaluation import psnr_ssim
+from rrgan.files import append_csv, atomic_write
+from rrgan.metrics import mean_psnr_gain, validation_scores
 from rrgan.models import Networks
 from rrgan.visualize import image_grid, save_image
 
@@ -64,12 +65,8 @@ class LossLog(_StageCallback):
                                    f"stopped without saving, the last good checkpoint is kept")
         if self.step % self.every:
             return
-        new_file = not self.csv_path.exists()
-        with self.csv_path.open("a", newline="") as handle:
-            writer = csv.writer(handle)
-            if new_file:
-                writer.writerow(["stage", "step", "name", "value"])
-            writer.writerows([self.stage, self.step, name, f"{value:.6g}"] for name, value in sorted(logs.items()))
+        append_csv(self.csv_path, ["stage", "step", "name", "value"],
+                   [[self.stage, self.step, name, f"{value:.6g}"] for name, value in sorted(logs.items())])
         with self.writer.as_default(step=self.step):
             for name, value in logs.items():
                 tf.summary.scalar(f"{self.stage}/{name}", value)
@@ -131,42 +128,60 @@ class SampleGrid(_Periodic):
         save_image(self.folder / f"{self.stage}_{self.step:06d}.png", grid)
 
 
-def validation_scores(networks: Networks, dataset: tf.data.Dataset) -> dict:
-    """Mean PSNR / SSIM (tf.image, after quantizing) of the networks and of the identity baseline."""
-    scores = {"psnr": [], "ssim": [], "identity_psnr": [], "identity_ssim": []}
-    for example in dataset:
-        output = networks.remove_reflection(example["input"])["transmission"]
-        psnr, ssim = psnr_ssim(output, example["target"])
-        identity_psnr, identity_ssim = psnr_ssim(example["input"], example["target"])
-        for name, value in zip(scores, (psnr, ssim, identity_psnr, identity_ssim)):
-            scores[name].append(float(value[0]))
-    return {name: float(np.mean(values)) for name, values in scores.items()}
-
-
 class Validation(_Periodic):
-    """Scores of the generator on held-out pairs beside the identity baseline, to CSV, TensorBoard
-    and the console; the last ones stay in ``scores``."""
+    """Scores of the generator on each validation set beside its identity baseline, to CSV,
+    TensorBoard and the console; the last ones stay in ``scores``.
 
-    def __init__(self, stage, optimizer, networks: Networks, dataset: tf.data.Dataset, csv_path: Path,
-                 tensorboard_dir: Path, every: int):
+    The run's best model, by the mean PSNR gain over identity across the sets, is saved by
+    ``best_manager``: short runs swing between checkpoints, and the last one is not the best.
+    """
+
+    def __init__(self, stage, optimizer, networks: Networks, sets: dict[str, tf.data.Dataset], csv_path: Path,
+                 tensorboard_dir: Path, every: int, best_manager: tf.train.CheckpointManager | None = None):
         super().__init__(stage, optimizer, every)
-        self.networks, self.dataset, self.csv_path = networks, dataset, csv_path
+        self.networks, self.sets, self.csv_path = networks, sets, csv_path
+        self.best_manager = best_manager
         self.writer = tf.summary.create_file_writer(str(tensorboard_dir / "validation"))
         self.scores: dict | None = None
+        self.best_gain = best_gain(best_manager)
 
     def act(self):
-        scores = self.scores = validation_scores(self.networks, self.dataset)
-        new_file = not self.csv_path.exists()
-        with self.csv_path.open("a", newline="") as handle:
-            writer = csv.writer(handle)
-            if new_file:
-                writer.writerow(["stage", "step", *scores])
-            writer.writerow([self.stage, self.step, *(f"{v:.4f}" for v in scores.values())])
+        scores = self.scores = validation_scores(lambda images: self.networks.remove_reflection(images)["transmission"],
+                                                 self.sets)
+        gain = mean_psnr_gain(scores)
+        append_csv(self.csv_path, ["stage", "step", "set", *SCORE_NAMES],
+                   [[self.stage, self.step, name, *(f"{s[key]:.4f}" for key in SCORE_NAMES)]
+                    for name, s in scores.items()])
         with self.writer.as_default(step=self.step):
-            for name, value in scores.items():
-                tf.summary.scalar(name, value)
-        print(f"\nvalidation at {self.stage} step {self.step}: PSNR {scores['psnr']:.2f} dB, SSIM "
-              f"{scores['ssim']:.3f} (identity {scores['identity_psnr']:.2f} dB / {scores['identity_ssim']:.3f})")
+            for name, values in scores.items():
+                for key, value in values.items():
+                    tf.summary.scalar(f"{name}/{key}", value)
+            tf.summary.scalar("mean_psnr_gain", gain)
+        lines = [f"  {name}: PSNR {s['psnr']:.2f} dB, SSIM {s['ssim']:.3f} (identity {s['identity_psnr']:.2f} dB / "
+                 f"{s['identity_ssim']:.3f})" for name, s in scores.items()]
+        improved = self.best_manager is not None and gain > self.best_gain
+        if improved:
+            self.best_gain = gain
+            self.best_manager.save(checkpoint_number=self.step)
+            write_best_gain(self.best_manager, gain, self.step)
+        print(f"\nvalidation at {self.stage} step {self.step}: mean PSNR gain {gain:+.3f} dB"
+              + (" (best so far, saved)" if improved else "") + "\n" + "\n".join(lines), flush=True)
+
+
+SCORE_NAMES = ("psnr", "ssim", "identity_psnr", "identity_ssim")
+BEST_FILE = "best.json"
+
+
+def best_gain(manager: tf.train.CheckpointManager | None) -> float:
+    """The mean PSNR gain of the best model saved so far (minus infinity when none)."""
+    if manager is None or not (Path(manager.directory) / BEST_FILE).is_file():
+        return -math.inf
+    return float(json.loads((Path(manager.directory) / BEST_FILE).read_text())["mean_psnr_gain"])
+
+
+def write_best_gain(manager: tf.train.CheckpointManager, gain: float, step: int) -> None:
+    atomic_write(Path(manager.directory) / BEST_FILE,
+                 json.dumps({"mean_psnr_gain": gain, "step": step, "checkpoint": manager.latest_checkpoint}) + "\n")
 
 
 class AdversarialWarmup(_StageCallback):

@@ -5,17 +5,17 @@ Everything a run makes lives in its work dir::
     config.json        the exact config (reused when the run is resumed)
     sources.json       the --data and --val paths (reused when the run is resumed without them)
     checkpoints/       tf.train checkpoints of all nets and optimizers (resume starts here)
+    checkpoints/best/  the best model by validation (mean PSNR gain over identity across the sets)
     losses.csv         stage, step, loss name, value (mean over train.log_every steps)
-    validation.csv     PSNR / SSIM on held-out pairs, with the identity baseline
+    validation.csv     PSNR / SSIM on each validation set, with the identity baseline
     tensorboard/       the same scalars for TensorBoard
     samples/           input | attention | edge | output | target grids every train.sample_every steps
-    export/rrgan/N/    the SavedModel of the generator bundle after N steps (TF Serving layout)
+    export/rrgan/N/    the SavedModel of the best (else the last) model after N steps (TF Serving layout)
     default_data/      the embedded default scenes, when no data was given
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -25,17 +25,21 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
-from rrgan.config import Config
+from rrgan import checkpoints
+from rrgan.config import Config, ConfigError, TrainConfig
 from rrgan.data.default import write_default_pairs, write_default_photos
-from rrgan.data.pipeline import collect_sources, evaluation_dataset, is_glob, training_dataset
+from rrgan.data.pipeline import collect_sources, evaluation_subset, is_glob, training_dataset
 from rrgan.export import export_bundle
-from rrgan.losses import build_vgg_features
+from rrgan.files import atomic_write
+from rrgan.layers import dtype_policy
+from rrgan.inference import is_workdir, load_config, load_networks
+from rrgan.losses import build_perceptual_features
+from rrgan.metrics import validation_scores
 from rrgan.models import Networks, build_generator, build_networks
 from rrgan.training import callbacks as cb
 from rrgan.training.trainers import AuxiliaryTrainer, GANTrainer
 
 STAGES = ("aux", "gan")
-VALIDATION_IMAGES = 24
 
 
 @dataclass(frozen=True)
@@ -75,21 +79,13 @@ def default_data(workdir: Path, config: Config) -> tuple[list[Path], list[Path]]
     return [photos], [validation]
 
 
-@contextlib.contextmanager
-def _dtype_policy(name: str | None):
-    """Build layers under a dtype policy without leaving it set for the rest of the process."""
-    previous = keras.mixed_precision.dtype_policy()
-    if name:
-        keras.mixed_precision.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_dtype_policy(previous)
-
-
-def _adam(learning_rate: float, beta_1: float, mixed_precision: bool):
+def _adam(learning_rate: float, beta_1: float, steps: int, train: TrainConfig):
+    """Adam with the run's schedule; float16 compute also needs loss scaling (bfloat16 does not)."""
+    if train.learning_rate_schedule == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(steps, 1),
+                                                               alpha=train.learning_rate_floor)
     optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1)
-    return keras.optimizers.LossScaleOptimizer(optimizer) if mixed_precision else optimizer
+    return keras.optimizers.LossScaleOptimizer(optimizer) if train.precision == "mixed_float16" else optimizer
 
 
 def _distributable(dataset: tf.data.Dataset) -> tf.data.Dataset:
@@ -129,66 +125,49 @@ def train_steps(strategy: tf.distribute.Strategy, trainer: keras.Model, dataset:
 
 
 class Run:
-    """Builds everything once under the strategy's scope, restores the latest checkpoint, trains."""
+    """Builds everything once under the strategy's scope, restores or initializes the networks, trains.
+
+    Set-up order matters, and resuming is decided once, here:
+      1. strategy (a multi-worker strategy must configure collectives before any TF op);
+      2. work dir (non-chief workers get a scratch folder of their own);
+      3. sources: --data / --val given now are saved in sources.json; a resume without them reuses
+         the saved ones; no data at all means the embedded default scenes;
+      4. config.json is written (the CLI reads it back when resuming without --preset);
+      5. seeds, then networks and optimizers under the dtype policy;
+      6. weights: the latest checkpoint of the work dir if there is one (a resume), else ``init``
+         (fine-tuning from trained networks), else the seeded random initialization.
+    """
 
     def __init__(self, config: Config, workdir: str | Path, data: Sequence[str | Path] = (),
-                 validation: Sequence[str | Path] = (), progress: bool = True):
+                 validation: Sequence[str | Path] = (), progress: bool = True, init: str | Path | None = None):
         self.config = config
-        # First, before any TF op: a multi-worker strategy must configure collectives at startup.
-        self.strategy = select_strategy()
-        self.chief = is_chief()
-        workdir = Path(workdir)
-        if not self.chief:  # non-chief workers write to a scratch folder of their own (tf.distribute guide)
-            workdir = workdir / f"worker_{json.loads(os.environ['TF_CONFIG'])['task']['index']}"
-        self.workdir = workdir
-        workdir.mkdir(parents=True, exist_ok=True)
         self.progress = progress
         self.last_scores = None
+        self.strategy = select_strategy()
+        self.chief = is_chief()
+        self.workdir = self._workdir(Path(workdir))
         data, validation = self._remember_sources(data, validation)
         if not data:
-            data, default_validation = default_data(workdir, config)
+            data, default_validation = default_data(self.workdir, config)
             validation = validation or default_validation
         self.sources = collect_sources(data)
-        self.validation = evaluation_dataset(validation).take(VALIDATION_IMAGES) if validation else None
+        self.validation_sets = {Path(path).name: evaluation_subset(path, config.train.validation_images)
+                                for path in validation}
         if self.chief:
-            config.save(workdir / "config.json")
+            config.save(self.workdir / "config.json")
+        keras.utils.set_random_seed(config.train.seed)  # the same seed gives the same initial weights
+        with self.strategy.scope(), dtype_policy(None if config.train.precision == "float32"
+                                                  else config.train.precision):
+            self._build()
+            self._restore_or_initialize(init)
 
-        train = config.train
-        keras.utils.set_random_seed(train.seed)  # the same seed gives the same initial weights
-        with self.strategy.scope(), _dtype_policy("mixed_float16" if train.mixed_precision else None):
-            self.networks = build_networks(config.model)
-            self.average_generator = build_generator(config.model, name="generator_ema") if train.ema_decay else None
-            vgg = build_vgg_features(config.loss.perceptual_weights) if config.loss.perceptual > 0 else None
-            self.aux_trainer = AuxiliaryTrainer(self.networks, config.loss)
-            self.aux_trainer.compile(optimizer=_adam(train.aux_learning_rate, 0.9, train.mixed_precision))
-            fine_tune = train.aux_finetune_learning_rate > 0
-            self.gan_trainer = GANTrainer(self.networks, config.loss, vgg, fine_tune_aux=fine_tune)
-            aux_finetune_optimizer = (_adam(train.aux_finetune_learning_rate, 0.9, train.mixed_precision)
-                                      if fine_tune else None)
-            self.gan_trainer.compile(
-                generator_optimizer=_adam(train.generator_learning_rate, 0.5, train.mixed_precision),
-                discriminator_optimizer=_adam(train.discriminator_learning_rate, 0.5, train.mixed_precision),
-                aux_optimizer=aux_finetune_optimizer)
-            self._build_optimizers()
-            trackables = dict(
-                edge_net=self.networks.edge_net, attention_net=self.networks.attention_net,
-                generator=self.networks.generator, discriminator=self.networks.discriminator,
-                aux_optimizer=self.aux_trainer.optimizer, generator_optimizer=self.gan_trainer.generator_optimizer,
-                discriminator_optimizer=self.gan_trainer.discriminator_optimizer)
-            if self.average_generator is not None:
-                trackables["generator_ema"] = self.average_generator
-            if fine_tune:
-                trackables["aux_finetune_optimizer"] = self.gan_trainer.aux_optimizer
-            self.checkpoint = tf.train.Checkpoint(**trackables)
-            self.manager = tf.train.CheckpointManager(self.checkpoint, str(workdir / "checkpoints"), max_to_keep=3)
-            if self.manager.latest_checkpoint:
-                self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-            elif self.average_generator is not None:
-                self.average_generator.set_weights(self.networks.generator.get_weights())
+    def _workdir(self, workdir: Path) -> Path:
+        if not self.chief:  # non-chief workers write to a scratch folder of their own (tf.distribute guide)
+            workdir = workdir / f"worker_{json.loads(os.environ['TF_CONFIG'])['task']['index']}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        return workdir
 
     def _remember_sources(self, data, validation) -> tuple[list[str], list[str]]:
-        """Data given now is saved in sources.json; a run resumed without --data reuses what it saved,
-        instead of silently switching to the embedded default data."""
         saved_file = self.workdir / "sources.json"
         data = [str(p) if is_glob(p) else str(Path(p).resolve()) for p in data]
         validation = [str(Path(p).resolve()) for p in validation]
@@ -196,10 +175,57 @@ class Run:
             saved = json.loads(saved_file.read_text())
             return saved["data"], validation or saved["validation"]
         if self.chief:
-            temporary = saved_file.with_name(saved_file.name + ".tmp")
-            temporary.write_text(json.dumps({"data": data, "validation": validation}, indent=2) + "\n")
-            os.replace(temporary, saved_file)
+            atomic_write(saved_file, json.dumps({"data": data, "validation": validation}, indent=2) + "\n")
         return data, validation
+
+    def _build(self):
+        config, train = self.config, self.config.train
+        self.networks = build_networks(config.model)
+        self.average_generator = build_generator(config.model, name="generator_ema") if train.ema_decay else None
+        perceptual = build_perceptual_features(config.loss.perceptual_weights) if config.loss.perceptual > 0 else None
+        self.aux_trainer = AuxiliaryTrainer(self.networks, config.loss)
+        self.aux_trainer.compile(optimizer=_adam(train.aux_learning_rate, 0.9, train.aux_steps, train))
+        fine_tune = train.aux_finetune_learning_rate > 0
+        self.gan_trainer = GANTrainer(self.networks, config.loss, perceptual, fine_tune_aux=fine_tune)
+        self.gan_trainer.compile(
+            generator_optimizer=_adam(train.generator_learning_rate, 0.5, train.gan_steps, train),
+            discriminator_optimizer=_adam(train.discriminator_learning_rate, 0.5, train.gan_steps, train),
+            aux_optimizer=_adam(train.aux_finetune_learning_rate, 0.9, train.gan_steps, train) if fine_tune else None)
+        self._build_optimizers()
+        trackables = dict(
+            **checkpoints.network_objects(self.networks, self.average_generator),
+            aux_optimizer=self.aux_trainer.optimizer, generator_optimizer=self.gan_trainer.generator_optimizer,
+            discriminator_optimizer=self.gan_trainer.discriminator_optimizer)
+        if fine_tune:
+            trackables["aux_finetune_optimizer"] = self.gan_trainer.aux_optimizer
+        self.checkpoint = tf.train.Checkpoint(**trackables)
+        folder = self.workdir / checkpoints.CHECKPOINTS
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(folder), max_to_keep=3)
+        self.best_manager = tf.train.CheckpointManager(self.checkpoint, str(folder / checkpoints.BEST),
+                                                       max_to_keep=1)
+
+    def _restore_or_initialize(self, init):
+        if self.manager.latest_checkpoint:
+            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+            return
+        if init is not None:
+            self._initialize_from(init)
+        if self.average_generator is not None:
+            self.average_generator.set_weights(self.networks.generator.get_weights())
+
+    def _initialize_from(self, init):
+        """Fine-tuning: start from trained networks (a work dir, a weights folder, or '' for the shipped weights)."""
+        init = init or None
+        init_model = load_config(init).model
+        if init_model != self.config.model:
+            raise ConfigError(f"--init {init or 'shipped weights'}: its model config differs from this run's "
+                              f"({init_model} vs {self.config.model}); use the same model section")
+        trained = load_networks(init)
+        names = ["edge_net", "attention_net", "generator"]
+        if init is not None and is_workdir(init):
+            names.append("discriminator")  # weights folders carry none: it starts fresh
+        for name in names:
+            getattr(self.networks, name).set_weights(getattr(trained, name).get_weights())
 
     def _build_optimizers(self):
         """Create optimizer slots now, so a checkpoint restores them instead of deferring."""
@@ -223,8 +249,7 @@ class Run:
         """The networks as a user gets them: with the EMA generator where there is one."""
         if self.average_generator is None:
             return self.networks
-        return Networks(self.networks.edge_net, self.networks.attention_net, self.average_generator,
-                        self.networks.discriminator)
+        return self.networks.with_generator(self.average_generator)
 
     def _dataset(self, step: int) -> tf.data.Dataset:
         # A resumed run continues with fresh batches instead of replaying the ones it already saw.
@@ -260,31 +285,35 @@ class Run:
             callbacks.append(cb.GeneratorEMA(self.networks.generator, self.average_generator, train.ema_decay))
         callbacks += self._common_callbacks("gan", optimizer)
         validation = None
-        if self.validation is not None:
-            validation = cb.Validation("gan", optimizer, self.inference_networks, self.validation,
+        if self.validation_sets:
+            validation = cb.Validation("gan", optimizer, self.inference_networks, self.validation_sets,
                                        self.workdir / "validation.csv", self.workdir / "tensorboard",
-                                       train.validation_every)
+                                       train.validation_every, self.best_manager if self.chief else None)
             callbacks.append(validation)
         train_steps(self.strategy, self.gan_trainer, self._dataset(self.gan_step), remaining, callbacks, self.progress)
         self.last_scores = validation.scores if validation is not None else None
 
     def validate(self) -> dict | None:
         """Validation scores now: those the stage just ended with, or computed afresh (a resumed run)."""
-        if self.validation is None:
+        if not self.validation_sets:
             return None
-        return self.last_scores or cb.validation_scores(self.inference_networks, self.validation)
+        return self.last_scores or validation_scores(
+            lambda images: self.inference_networks.remove_reflection(images)["transmission"], self.validation_sets)
 
 
 def train(config: Config, workdir: str | Path, data: Sequence[str | Path] = (),
-          validation: Sequence[str | Path] = (), stages: Sequence[str] = STAGES, progress: bool = True) -> RunResult:
-    """Train the selected stages to ``config.train.aux_steps`` / ``gan_steps``, resuming from the work dir."""
-    run = Run(config, workdir, data, validation, progress)
+          validation: Sequence[str | Path] = (), stages: Sequence[str] = STAGES, progress: bool = True,
+          init: str | Path | None = None) -> RunResult:
+    """Train the selected stages to ``config.train.aux_steps`` / ``gan_steps``, resuming from the work dir
+    (or, in a new work dir, starting from the trained networks of ``init``: '' means the shipped
+    weights). Exports the best model by validation, or the last one when nothing was validated."""
+    run = Run(config, workdir, data, validation, progress, init)
     if "aux" in stages:
         run.train_aux(config.train.aux_steps)
     if "gan" in stages:
         run.train_gan(config.train.gan_steps)
     exported = None
     if run.chief and run.gan_step > 0:
-        exported = export_bundle(run.inference_networks, run.workdir / "export", "rrgan",
+        exported = export_bundle(load_networks(run.workdir), run.workdir / "export", "rrgan",
                                  version=run.aux_step + run.gan_step, exist_ok=True)
     return RunResult(run.workdir, run.aux_step, run.gan_step, run.validate(), exported)

@@ -30,6 +30,10 @@ class _Trackers:
         return {name: tracker.result() for name, tracker in self.by_name.items()}
 
 
+def _auxiliary_variables(networks: Networks) -> list:
+    return networks.attention_net.trainable_variables + networks.edge_net.trainable_variables
+
+
 class AuxiliaryTrainer(keras.Model):
     """Stage 1: Edge-net and Attention-net, supervised by Sobel(T) and the reflection mask of |I - T|."""
 
@@ -37,9 +41,9 @@ class AuxiliaryTrainer(keras.Model):
 
     def __init__(self, networks: Networks, loss_config: LossConfig, **kwargs):
         super().__init__(**kwargs)
-        self.networks = networks
         self.edge_net = networks.edge_net
         self.attention_net = networks.attention_net
+        self.wiring = networks
         self.loss_config = loss_config
         self.trackers = _Trackers(self.LOSSES)
 
@@ -47,18 +51,13 @@ class AuxiliaryTrainer(keras.Model):
     def metrics(self):
         return list(self.trackers.by_name.values())
 
-    def auxiliary_losses(self, image, target, training: bool) -> dict:
-        config = self.loss_config
-        mask = losses.reflection_mask(image, target, config.mask_threshold)
-        attention = losses.attention_loss(self.attention_net(image, training=training), mask, config.attention_theta)
-        edge = losses.edge_loss(self.edge_net(image, training=training), target)
-        return {"attention": attention, "edge": edge,
-                "aux_total": config.attention * attention + config.edge * edge}
-
     def train_step(self, batch):
-        variables = self.attention_net.trainable_variables + self.edge_net.trainable_variables
+        image, target = batch["input"], batch["target"]
+        variables = _auxiliary_variables(self.wiring)
         with tf.GradientTape() as tape:
-            values = self.auxiliary_losses(batch["input"], batch["target"], training=True)
+            guidance = self.wiring.guidance(image, training=True)
+            values = losses.auxiliary_losses(guidance["attention_maps"], guidance["edge"], image, target,
+                                             self.loss_config)
             scaled = self.optimizer.scale_loss(values["aux_total"] / _replicas())
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
         return self.trackers.update(values)
@@ -76,17 +75,17 @@ class GANTrainer(keras.Model):
     LOSSES = ("generator_total", "pixel", "multiscale", "gradient", "perceptual", "exclusion", "adversarial",
               "discriminator_total", "discriminator_map")
 
-    def __init__(self, networks: Networks, loss_config: LossConfig, vgg_features: keras.Model | None = None,
+    def __init__(self, networks: Networks, loss_config: LossConfig, perceptual_features: keras.Model | None = None,
                  fine_tune_aux: bool = False, **kwargs):
         super().__init__(**kwargs)
-        if loss_config.perceptual > 0 and vgg_features is None:
-            raise ValueError("loss.perceptual > 0 needs the VGG19 feature extractor")
-        self.networks = networks
+        if loss_config.perceptual > 0 and perceptual_features is None:
+            raise ValueError("loss.perceptual > 0 needs a perceptual feature extractor")
         self.generator = networks.generator
         self.discriminator = networks.discriminator
         self.edge_net = networks.edge_net
         self.attention_net = networks.attention_net
-        self.vgg_features = vgg_features
+        self.wiring = networks
+        self.perceptual_features = perceptual_features
         self.loss_config = loss_config
         self.adversarial_weight = keras.Variable(0.0, trainable=False, name="adversarial_weight")
         self.fine_tune_aux = fine_tune_aux
@@ -104,7 +103,7 @@ class GANTrainer(keras.Model):
         self.discriminator_optimizer = discriminator_optimizer
         self.aux_optimizer = aux_optimizer
 
-    def generator_losses(self, image, target, outputs, real_logits, fake_logits) -> dict:
+    def generator_losses(self, target, outputs, real_logits, fake_logits) -> dict:
         config = self.loss_config
         transmission = outputs["transmission"]
         values = {
@@ -113,7 +112,7 @@ class GANTrainer(keras.Model):
             "gradient": losses.gradient_loss(transmission, target),
             "exclusion": losses.exclusion_loss(transmission, outputs["reflection"]),
             "adversarial": losses.generator_adversarial_loss(real_logits, fake_logits, config.adversarial_kind),
-            "perceptual": (losses.perceptual_loss(self.vgg_features, transmission, target)
+            "perceptual": (losses.perceptual_loss(self.perceptual_features, transmission, target)
                            if config.perceptual > 0 else tf.constant(0.0)),
         }
         values["generator_total"] = (
@@ -124,40 +123,40 @@ class GANTrainer(keras.Model):
 
     def train_step(self, batch):
         image, target = batch["input"], batch["target"]
-        fine_tune = self.fine_tune_aux
         config = self.loss_config
         with tf.GradientTape(persistent=True) as tape:
-            attention_maps = self.attention_net(image, training=fine_tune)
-            edges = self.edge_net(image, training=fine_tune)
-            if not fine_tune:
-                attention_maps, edges = tf.stop_gradient(attention_maps), tf.stop_gradient(edges)
-            outputs = self.generator([image, edges, attention_maps[..., -1:]], training=True)
+            # Forward pass: guidance (frozen unless fine-tuned), generator, discriminator on both.
+            guidance = self.wiring.guidance(image, training=self.fine_tune_aux)
+            if not self.fine_tune_aux:
+                guidance = tf.nest.map_structure(tf.stop_gradient, guidance)
+            outputs = self.wiring.generate(image, guidance, training=True)
             real = self.discriminator(target, training=True)
             fake = self.discriminator(outputs["transmission"], training=True)
-            values = self.generator_losses(image, target, outputs, real["score"], fake["score"])
-            values["discriminator_map"] = losses.discriminator_map_loss(real["map"], fake["map"],
-                                                                        tf.stop_gradient(attention_maps[..., -1:]))
+            values = self.generator_losses(target, outputs, real["score"], fake["score"])
+            values["discriminator_map"] = losses.discriminator_map_loss(
+                real["map"], fake["map"], tf.stop_gradient(guidance["attention_maps"][..., -1:]))
             values["discriminator_total"] = (
                 losses.discriminator_adversarial_loss(real["score"], fake["score"], config.adversarial_kind)
                 + config.discriminator_map * values["discriminator_map"])
-            if fine_tune:
-                mask = losses.reflection_mask(image, target, config.mask_threshold)
-                values["attention"] = losses.attention_loss(attention_maps, mask, config.attention_theta)
-                values["edge"] = losses.edge_loss(edges, target)
-                values["aux_total"] = config.attention * values["attention"] + config.edge * values["edge"]
+            if self.fine_tune_aux:
+                values.update(losses.auxiliary_losses(guidance["attention_maps"], guidance["edge"], image, target,
+                                                      config))
             generator_loss = self.generator_optimizer.scale_loss(values["generator_total"] / _replicas())
             discriminator_loss = self.discriminator_optimizer.scale_loss(values["discriminator_total"] / _replicas())
-            if fine_tune:
+            if self.fine_tune_aux:
                 aux_loss = self.aux_optimizer.scale_loss(
                     (values["aux_total"] + values["generator_total"]) / _replicas())
 
+        # Simultaneous updates: every player's gradient comes from the same forward pass (one tape),
+        # which halves the cost of a step against alternating passes; the discriminator's small
+        # rate and the adversarial warm-up keep the game stable without alternation.
         generator_variables = self.generator.trainable_variables
         self.generator_optimizer.apply(tape.gradient(generator_loss, generator_variables), generator_variables)
         discriminator_variables = self.discriminator.trainable_variables
         self.discriminator_optimizer.apply(tape.gradient(discriminator_loss, discriminator_variables),
                                            discriminator_variables)
-        if fine_tune:
-            aux_variables = self.attention_net.trainable_variables + self.edge_net.trainable_variables
+        if self.fine_tune_aux:
+            aux_variables = _auxiliary_variables(self.wiring)
             self.aux_optimizer.apply(tape.gradient(aux_loss, aux_variables), aux_variables)
         del tape
         return self.trackers.update(values)
