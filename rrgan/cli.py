@@ -272,7 +272,12 @@ def eval_main(argv=None) -> int:
 
     from rrgan.data.images import read_rgb
     from rrgan.data.pairs import find_pair_sets
-    from rrgan.evaluation import SKIMAGE_SSIM_WINDOW, comparison_figure, evaluate, summarize
+    from rrgan.evaluation import (
+        SKIMAGE_SSIM_WINDOW,
+        comparison_figure,
+        evaluate,
+        summarize,
+    )
 
     for folder in args.folders:
         find_pair_sets(folder)  # a clear error before any model is loaded

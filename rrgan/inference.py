@@ -16,7 +16,12 @@ import tensorflow as tf
 from rrgan import checkpoints
 from rrgan.config import Config
 from rrgan.errors import RRGANError
-from rrgan.export import SERVING_SIGNATURE, WEIGHT_FILES, ServingBundle, find_saved_model
+from rrgan.export import (
+    SERVING_SIGNATURE,
+    WEIGHT_FILES,
+    ServingBundle,
+    find_saved_model,
+)
 from rrgan.models import Networks, build_generator, build_networks
 
 PRETRAINED = Path(__file__).parent / "pretrained"

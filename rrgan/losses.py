@@ -1,4 +1,4 @@
-"""The loss menu of DESIGN.md §1, as pure functions of tensors (``keras.ops``, any backend).
+"""The loss menu of docs/method.md, as pure functions of tensors (``keras.ops``, any backend).
 
 Images are float [B, H, W, C] in [0, 1]. Each function returns a scalar; weighting is the
 trainer's job (weights live in ``LossConfig``). The only stateful piece is the feature extractor

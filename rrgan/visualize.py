@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Sequence
 
 import cv2
 import numpy as np
+
+from rrgan.files import atomic_write
 
 _HEADER = 22
 
@@ -50,7 +51,4 @@ def save_image(path: str | Path, image: np.ndarray, jpeg_quality: int = 95) -> P
     ok, encoded = cv2.imencode(suffix, cv2.cvtColor(_to_uint8_rgb(image), cv2.COLOR_RGB2BGR), options)
     if not ok:
         raise ValueError(f"{path}: could not encode as {path.suffix}")
-    temporary = path.with_name("." + path.name + ".tmp")
-    temporary.write_bytes(encoded.tobytes())
-    os.replace(temporary, path)
-    return path
+    return atomic_write(path, encoded.tobytes())

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from conftest import make_pair_folder, random_image
+
 from rrgan.data.images import read_rgb
 from rrgan.evaluation import evaluate, psnr, ssim, summarize
 

@@ -7,10 +7,16 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import random_networks
+
 from rrgan.errors import RRGANError
-from rrgan.export import ENCODED_SIGNATURE, SERVING_SIGNATURE, ServingBundle, export_bundle, find_saved_model
+from rrgan.export import (
+    ENCODED_SIGNATURE,
+    SERVING_SIGNATURE,
+    ServingBundle,
+    export_bundle,
+    find_saved_model,
+)
 
 # Tolerance of reloaded vs live outputs: transmission within 1 uint8 level, attention and edge within 1e-4.
 

@@ -2,8 +2,8 @@ import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import make_pair_folder, random_image, random_networks, write_image
+
 from rrgan.baselines import yang2019
 from rrgan.cli import eval_main, export_main, remove_main
 from rrgan.config import preset

@@ -97,7 +97,7 @@ def test_discriminator_map_targets_attention_for_fakes_and_zero_for_reals():
 
 def test_perceptual_needs_real_weights(tmp_path):
     with pytest.raises(RRGANError, match="perceptual"):
-        losses.build_vgg_features(str(tmp_path / "missing.weights.h5"))
+        losses.build_perceptual_features(str(tmp_path / "missing.weights.h5"))
 
 
 def test_perceptual_from_a_local_weights_file(tmp_path):
@@ -105,7 +105,15 @@ def test_perceptual_from_a_local_weights_file(tmp_path):
 
     weights = tmp_path / "vgg19_notop.weights.h5"
     keras.applications.VGG19(include_top=False, weights=None).save_weights(str(weights))
-    features = losses.build_vgg_features(str(weights))
+    features = losses.build_perceptual_features(str(weights))
+    target = _image(32, 32, 1)
+    assert _f(losses.perceptual_loss(features, target, target)) == pytest.approx(0.0, abs=1e-6)
+    assert _f(losses.perceptual_loss(features, _image(32, 32, 1), target)) > 0.0
+    assert not features.trainable_weights
+
+
+def test_perceptual_from_hed_needs_no_download():
+    features = losses.build_perceptual_features("hed")
     target = _image(32, 32, 1)
     assert _f(losses.perceptual_loss(features, target, target)) == pytest.approx(0.0, abs=1e-6)
     assert _f(losses.perceptual_loss(features, _image(32, 32, 1), target)) > 0.0

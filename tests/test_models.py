@@ -4,7 +4,13 @@ import pytest
 
 from rrgan.config import preset
 from rrgan.layers import ConvLSTMCell, SobelEdges
-from rrgan.models import build_attention_net, build_discriminator, build_edge_net, build_generator, build_networks
+from rrgan.models import (
+    build_attention_net,
+    build_discriminator,
+    build_edge_net,
+    build_generator,
+    build_networks,
+)
 
 TINY = preset("tiny").model
 SIZES = [(2, 64, 64), (1, 67, 45)]

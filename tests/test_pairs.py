@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from conftest import make_pair_folder, random_image, write_image
+
 from rrgan.data.images import read_rgb
 from rrgan.data.pairs import find_pair_sets, find_pairs, find_photos
 from rrgan.errors import RRGANError

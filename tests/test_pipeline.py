@@ -2,8 +2,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from conftest import make_pair_folder, random_image, write_image
+
 from rrgan.config import preset
 from rrgan.data.default import write_default_photos
 from rrgan.data.pairs import find_pairs

@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow_datasets as tfds
-
 from conftest import make_pair_folder, random_image
+
 from rrgan.data.tfds_builder import ReflectionPairs
 
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import make_pair_folder, random_image, write_image
+
 from rrgan.cli import data_main
 from rrgan.data.images import check_image, decode_rgb, read_rgb
 from rrgan.data.pairs import find_pairs, find_photos

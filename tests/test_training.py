@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from rrgan import losses
 from rrgan.cli import train_main
 from rrgan.config import preset
 from rrgan.metrics import psnr_ssim
@@ -54,9 +55,14 @@ def test_auxiliary_stage_learns_edges_and_attention():
     trainer.compile(optimizer=keras.optimizers.Adam(3e-3))
     image, target = _one_pair(seed=3)
     dataset = tf.data.Dataset.from_tensors({"input": image[0], "target": target[0]}).repeat().batch(1)
-    first = trainer.auxiliary_losses(image, target, training=False)
+
+    def auxiliary_losses():
+        guidance = networks.guidance(image)
+        return losses.auxiliary_losses(guidance["attention_maps"], guidance["edge"], image, target, config.loss)
+
+    first = auxiliary_losses()
     trainer.fit(dataset, steps_per_epoch=40, epochs=1, shuffle=False, verbose=0)
-    last = trainer.auxiliary_losses(image, target, training=False)
+    last = auxiliary_losses()
     assert float(last["attention"]) < 0.7 * float(first["attention"])
     assert float(last["edge"]) < float(first["edge"])
 
@@ -66,9 +72,13 @@ def test_run_writes_everything_and_resumes(tmp_path):
                                              "train.checkpoint_every=3", "train.sample_every=3"])
     result = train(config, tmp_path, progress=False)
     assert (result.aux_step, result.gan_step) == (4, 6)
-    assert result.validation["psnr"] > 0 and result.validation["identity_psnr"] > 0
-    for name in ("config.json", "losses.csv", "validation.csv", "checkpoints/checkpoint"):
+    assert set(result.validation) == {"validation"}  # the embedded default's held-out pairs
+    assert set(result.validation["validation"]) == {"psnr", "ssim", "identity_psnr", "identity_ssim"}
+    for name in ("config.json", "losses.csv", "validation.csv", "checkpoints/checkpoint",
+                 "checkpoints/best/best.json", "export/rrgan/10/saved_model.pb"):
         assert (tmp_path / name).exists(), name
+    validation_rows = list(csv.DictReader((tmp_path / "validation.csv").open()))
+    assert [(r["step"], r["set"]) for r in validation_rows] == [("6", "validation")]
     assert (tmp_path / "samples" / "gan_000006.png").exists()
     assert list((tmp_path / "tensorboard").rglob("events.out.tfevents.*"))
     rows = list(csv.DictReader((tmp_path / "losses.csv").open()))
@@ -157,12 +167,69 @@ def test_two_worker_multi_worker_mirrored_strategy(tmp_path):
     assert (tmp_path / "worker_1" / "checkpoints" / "checkpoint").exists()
 
 
-def test_mixed_precision_run(tmp_path):
-    config = preset("tiny").override(FAST + ["train.aux_steps=2", "train.gan_steps=2", "train.mixed_precision=true"])
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_run(tmp_path, precision):
+    config = preset("tiny").override(FAST + ["train.aux_steps=2", "train.gan_steps=2", f"train.precision={precision}"])
     result = train(config, tmp_path, progress=False)
     assert (result.aux_step, result.gan_step) == (2, 2)
-    assert np.isfinite(result.validation["psnr"])
+    assert np.isfinite(result.validation["validation"]["psnr"])
     assert keras.mixed_precision.dtype_policy().name == "float32"  # the policy does not leak
+
+
+def test_learning_rate_decays_over_the_stage(tmp_path):
+    from rrgan.training.run import Run
+
+    config = preset("tiny").override(FAST + ["train.gan_steps=100", "train.learning_rate_floor=0.1"])
+    optimizer = Run(config, tmp_path, progress=False).gan_trainer.generator_optimizer
+    rate = optimizer.learning_rate
+    start = float(keras.ops.convert_to_numpy(rate))
+    optimizer.iterations.assign(100)
+    assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(0.1 * start, rel=1e-4)
+
+
+def test_best_model_is_kept_and_loaded(tmp_path):
+    from rrgan.inference import load_workdir
+
+    config = preset("tiny").override(FAST + ["train.aux_steps=0", "train.gan_steps=4", "train.validation_every=2"])
+    train(config, tmp_path, progress=False)
+    best = json.loads((tmp_path / "checkpoints" / "best" / "best.json").read_text())
+    gains = {}
+    for row in csv.DictReader((tmp_path / "validation.csv").open()):
+        gains[int(row["step"])] = float(row["psnr"]) - float(row["identity_psnr"])
+    assert best["step"] == max(gains, key=gains.get)
+    assert best["mean_psnr_gain"] == pytest.approx(max(gains.values()), abs=2e-4)
+    # the loaded model is the best one, not the last
+    from rrgan.checkpoints import best_or_latest
+
+    assert best_or_latest(tmp_path).endswith(f"best/ckpt-{best['step']}")
+    assert load_workdir(tmp_path).generator.name == "generator_ema" or config.train.ema_decay == 0
+
+
+def test_init_starts_from_trained_networks(tmp_path):
+    from rrgan.inference import load_workdir
+    from rrgan.training.run import Run
+
+    config = preset("tiny").override(FAST + ["train.aux_steps=2", "train.gan_steps=3"])
+    train(config, tmp_path / "first", progress=False)
+    trained = load_workdir(tmp_path / "first")
+    run = Run(config, tmp_path / "second", progress=False, init=tmp_path / "first")
+    for name in ("edge_net", "attention_net", "generator", "discriminator"):
+        for ours, theirs in zip(getattr(run.networks, name).get_weights(), getattr(trained, name).get_weights()):
+            np.testing.assert_array_equal(ours, theirs)
+    assert run.gan_step == 0  # a new run, not a resume
+
+
+def test_init_from_the_cli_takes_the_model_section_of_the_weights(tmp_path, capsys):
+    from rrgan.config import Config
+
+    config = preset("tiny").override(FAST + ["train.aux_steps=1", "train.gan_steps=1", "model.generator_width=4"])
+    train(config, tmp_path / "first", progress=False)
+    sets = [arg for item in FAST + ["train.aux_steps=0"] for arg in ("--set", item)]
+    assert train_main(["--init", str(tmp_path / "first"), "--workdir", str(tmp_path / "tuned"), "--quiet",
+                       "--steps", "2", *sets]) == 0
+    assert Config.load(tmp_path / "tuned" / "config.json").model.generator_width == 4
+    assert train_main(["--init", str(tmp_path / "missing"), "--workdir", str(tmp_path / "x")]) == 2
+    assert "missing" in capsys.readouterr().err
 
 
 def test_resume_without_data_reuses_the_runs_data(tmp_path):

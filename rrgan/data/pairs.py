@@ -13,7 +13,7 @@ from rrgan.errors import RRGANError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 
-# (layout name, input folder, target folder, reflection folder): the conventions of DESIGN.md §2.
+# (layout name, input folder, target folder, reflection folder): the conventions of docs/method.md (Data).
 FOLDER_LAYOUTS = (
     ("input/target", "input", "target", "reflection"),
     ("blended/transmission_layer", "blended", "transmission_layer", "reflection_layer"),

@@ -1,4 +1,4 @@
-"""Reflection synthesis in TensorFlow ops: blend a blurred photo onto a clean one (DESIGN.md §2).
+"""Reflection synthesis in TensorFlow ops: blend a blurred photo onto a clean one (docs/method.md).
 
 Every function is graph-safe (usable inside ``tf.data.Dataset.map``) and stateless: randomness
 comes from an explicit ``seed`` of shape [2], so the same seed gives the same pair on any run.

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from rrgan.data.images import check_image
 from rrgan.data.pairs import ImagePair
 from rrgan.errors import RRGANError
+from rrgan.files import atomic_path
 
 PAIR_KIND = "pairs"
 PHOTO_KIND = "photos"
@@ -102,9 +103,8 @@ def write_shards(items: Sequence, encode, out_dir: str | Path, prefix: str, kind
     count = -(-len(items) // shard_size)
     with tqdm(total=len(items), desc=f"{prefix}-{kind}", unit="img", disable=not progress) as bar:
         for index, final in enumerate(shard_paths(out_dir, prefix, kind, count)):
-            temporary = final.with_name("." + final.name + ".tmp")
             written = 0
-            try:
+            with atomic_path(final) as temporary:
                 with tf.io.TFRecordWriter(str(temporary)) as writer:
                     for item in items[index * shard_size:(index + 1) * shard_size]:
                         try:
@@ -113,12 +113,11 @@ def write_shards(items: Sequence, encode, out_dir: str | Path, prefix: str, kind
                         except RRGANError as err:
                             summary.skipped.append(str(err))
                         bar.update(1)
-                if written:
-                    os.replace(temporary, final)
-                    summary.shards.append(final)
-                    summary.written += written
-            finally:
-                temporary.unlink(missing_ok=True)
+                if not written:
+                    temporary.unlink()  # no shard of nothing
+            if written:
+                summary.shards.append(final)
+                summary.written += written
     return summary
 
 

@@ -28,11 +28,16 @@ import tensorflow as tf
 from rrgan import checkpoints
 from rrgan.config import Config, ConfigError, TrainConfig
 from rrgan.data.default import write_default_pairs, write_default_photos
-from rrgan.data.pipeline import collect_sources, evaluation_subset, is_glob, training_dataset
+from rrgan.data.pipeline import (
+    collect_sources,
+    evaluation_subset,
+    is_glob,
+    training_dataset,
+)
 from rrgan.export import export_bundle
 from rrgan.files import atomic_write
-from rrgan.layers import dtype_policy
 from rrgan.inference import is_workdir, load_config, load_networks
+from rrgan.layers import dtype_policy
 from rrgan.losses import build_perceptual_features
 from rrgan.metrics import validation_scores
 from rrgan.models import Networks, build_generator, build_networks
@@ -184,13 +189,13 @@ class Run:
         self.average_generator = build_generator(config.model, name="generator_ema") if train.ema_decay else None
         perceptual = build_perceptual_features(config.loss.perceptual_weights) if config.loss.perceptual > 0 else None
         self.aux_trainer = AuxiliaryTrainer(self.networks, config.loss)
-        self.aux_trainer.compile(optimizer=_adam(train.aux_learning_rate, 0.9, train.aux_steps, train))
+        self.aux_trainer.compile(optimizer=_adam(train.aux_learning_rate, train.aux_beta_1, train.aux_steps, train))
         fine_tune = train.aux_finetune_learning_rate > 0
         self.gan_trainer = GANTrainer(self.networks, config.loss, perceptual, fine_tune_aux=fine_tune)
         self.gan_trainer.compile(
-            generator_optimizer=_adam(train.generator_learning_rate, 0.5, train.gan_steps, train),
-            discriminator_optimizer=_adam(train.discriminator_learning_rate, 0.5, train.gan_steps, train),
-            aux_optimizer=_adam(train.aux_finetune_learning_rate, 0.9, train.gan_steps, train) if fine_tune else None)
+            generator_optimizer=_adam(train.generator_learning_rate, train.gan_beta_1, train.gan_steps, train),
+            discriminator_optimizer=_adam(train.discriminator_learning_rate, train.gan_beta_1, train.gan_steps, train),
+            aux_optimizer=_adam(train.aux_finetune_learning_rate, train.aux_beta_1, train.gan_steps, train) if fine_tune else None)
         self._build_optimizers()
         trackables = dict(
             **checkpoints.network_objects(self.networks, self.average_generator),
@@ -200,7 +205,7 @@ class Run:
             trackables["aux_finetune_optimizer"] = self.gan_trainer.aux_optimizer
         self.checkpoint = tf.train.Checkpoint(**trackables)
         folder = self.workdir / checkpoints.CHECKPOINTS
-        self.manager = tf.train.CheckpointManager(self.checkpoint, str(folder), max_to_keep=3)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(folder), max_to_keep=train.max_to_keep)
         self.best_manager = tf.train.CheckpointManager(self.checkpoint, str(folder / checkpoints.BEST),
                                                        max_to_keep=1)
 
