@@ -7,12 +7,16 @@ from conftest import make_pair_folder, random_image, write_image
 from rrgan.config import preset
 from rrgan.data.default import write_default_photos
 from rrgan.data.pairs import find_pairs
-from rrgan.data.pipeline import collect_sources, evaluation_dataset, training_dataset
+from rrgan.data.pipeline import (collect_sources, evaluation_dataset, global_shift, pair_records, training_dataset,
+                                 usable_pair)
 from rrgan.data.tfrecords import write_pairs, write_photos
 from rrgan.errors import RRGANError
 
 
 def _config(**changes):
+    """Tiny data config. The pair filters are off unless a test sets them: the random test pairs have
+    an inverted target (255 - input), which defeats phase correlation."""
+    changes = {"pair_max_shift": 1e9, "pair_brightness_ratio": (0.0, 1e9), **changes}
     return dataclasses.replace(preset("tiny").data, crop_size=32, shuffle_buffer=8, **changes)
 
 
@@ -114,3 +118,33 @@ def test_real_shared_data_batches(shared_data, tmp_path):
         assert np.isfinite(batch["input"]).all()
     first = next(iter(evaluation_dataset([shared_data / "val" / "nature20"])))
     assert first["input"].shape[1:] == (400, 600, 3)
+
+
+def _scene(seed, size=64):
+    from rrgan.data.default import draw_scene
+
+    return draw_scene(seed, size)
+
+
+def test_global_shift_finds_the_translation():
+    scene = _scene(1, 96)
+    assert float(global_shift(scene, scene)) == 0.0
+    shifted = np.roll(scene, (3, -4), axis=(0, 1))
+    assert float(global_shift(scene, shifted)) == pytest.approx(5.0)
+
+
+def test_misaligned_and_implausibly_lit_pairs_are_dropped(tmp_path):
+    scene = _scene(2, 96)
+    pairs = {"aligned_darker": (scene, (scene * 0.9).astype(np.uint8)),
+             "shifted": (scene, np.roll(scene, 6, axis=1)),
+             "target_brighter": (scene // 2, scene),
+             "target_much_darker": (scene, scene // 3)}
+    for name, (image, target) in pairs.items():
+        write_image(tmp_path / "pairs" / "input" / f"{name}.png", image)
+        write_image(tmp_path / "pairs" / "target" / f"{name}.png", target)
+    defaults = preset("tiny").data
+    config = _config(real_fraction=1.0, pair_max_shift=defaults.pair_max_shift,
+                     pair_brightness_ratio=defaults.pair_brightness_ratio)
+    records = pair_records(collect_sources([tmp_path / "pairs"]))
+    kept = [r["name"].decode() for r in records.filter(lambda r: usable_pair(r, config)).as_numpy_iterator()]
+    assert kept == ["aligned_darker"]
