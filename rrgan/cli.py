@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import os
 import sys
@@ -154,34 +153,23 @@ def train_main(argv=None) -> int:
                         help="override a config value, e.g. --set train.batch_size=8 (repeatable)")
     args = parser.parse_args(argv)
 
-    from rrgan.config import Config, preset
+    from rrgan.data.pipeline import is_glob
+    from rrgan.training.run import run_config, train
 
+    if args.init and not Path(args.init).exists():
+        raise RRGANError(f"--init {args.init}: no such work dir or weights folder")
     workdir = Path(args.workdir)
-    saved = workdir / "config.json"
-    if args.preset is None and saved.exists():
-        config = Config.load(saved).override(args.overrides)
-        print(f"resuming with {saved}")
-    else:
-        config = preset(args.preset or "tiny")
-        if args.init is not None:
-            from rrgan.inference import load_config
-
-            config = dataclasses.replace(config, model=load_config(args.init or None).model)
-        config = config.override(args.overrides)
+    config, resumed = run_config(workdir, args.preset, args.overrides, args.init)
+    if resumed:
+        print(f"resuming with {workdir / 'config.json'}")
     stages = ("aux", "gan") if args.stage == "all" else (args.stage,)
     if args.steps is not None:
         if args.steps < 0:
             raise RRGANError(f"--steps must be positive, got {args.steps}")
         config = config.override([f"train.{stage}_steps={args.steps}" for stage in stages])
-    from rrgan.data.pipeline import is_glob
-    from rrgan.training.run import train
-
     for path in [*args.data, *args.val]:
         if not is_glob(path) and not Path(path).exists():
             raise RRGANError(f"{path}: no such file or folder")
-
-    if args.init and not Path(args.init).exists():
-        raise RRGANError(f"--init {args.init}: no such work dir or weights folder")
     result = train(config, workdir, args.data, args.val, stages, progress=not args.quiet, init=args.init)
     print(f"\nstage 1 (aux) at step {result.aux_step}, stage 2 (gan) at step {result.gan_step}")
     for name, v in (result.validation or {}).items():

@@ -7,8 +7,14 @@ from conftest import make_pair_folder, random_image, write_image
 from rrgan.config import preset
 from rrgan.data.default import write_default_photos
 from rrgan.data.pairs import find_pairs
-from rrgan.data.pipeline import (collect_sources, evaluation_dataset, global_shift, pair_records, training_dataset,
-                                 usable_pair)
+from rrgan.data.pipeline import (
+    collect_sources,
+    evaluation_dataset,
+    global_shift,
+    pair_records,
+    training_dataset,
+    usable_pair,
+)
 from rrgan.data.tfrecords import write_pairs, write_photos
 from rrgan.errors import RRGANError
 

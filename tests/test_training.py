@@ -242,3 +242,29 @@ def test_resume_without_data_reuses_the_runs_data(tmp_path):
     assert resumed.gan_step == 2
     assert not (tmp_path / "run" / "default_data").exists()  # did not fall back to the embedded scenes
     assert json.loads((tmp_path / "run" / "sources.json").read_text())["data"] == [str(photos.resolve())]
+
+
+def test_python_train_resumes_like_the_cli(tmp_path):
+    config = preset("tiny").override(FAST + ["train.aux_steps=1", "train.gan_steps=2", "model.generator_width=4"])
+    train(config, tmp_path, progress=False)
+    resumed = train(None, tmp_path, progress=False)  # the work dir's config.json, as rrgan-train does
+    assert resumed.gan_step == 2
+    from rrgan.config import Config
+
+    assert Config.load(tmp_path / "config.json").model.generator_width == 4
+
+
+def test_inference_needs_no_plotting_or_tables():
+    """rrgan.inference works where pandas and matplotlib cannot be imported. (Keras itself imports
+    them when they are installed, so sys.modules alone cannot tell whether rrgan needs them.)"""
+    code = ("import sys; sys.modules['pandas'] = sys.modules['matplotlib'] = None\n"
+            "import numpy as np\n"
+            "from rrgan.config import preset\n"
+            "from rrgan.export import ServingBundle\n"
+            "from rrgan.inference import remove_reflections\n"
+            "from rrgan.models import build_networks\n"
+            "model = ServingBundle(build_networks(preset('tiny').model)).serve\n"
+            "print(remove_reflections(model, np.zeros((9, 7, 3), np.uint8))['transmission'].shape)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "(9, 7, 3)"

@@ -16,6 +16,7 @@ Everything a run makes lives in its work dir::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import keras
 import tensorflow as tf
 
 from rrgan import checkpoints
-from rrgan.config import Config, ConfigError, TrainConfig
+from rrgan.config import Config, ConfigError, TrainConfig, preset
 from rrgan.data.default import write_default_pairs, write_default_photos
 from rrgan.data.pipeline import (
     collect_sources,
@@ -306,12 +307,30 @@ class Run:
             lambda images: self.inference_networks.remove_reflection(images)["transmission"], self.validation_sets)
 
 
-def train(config: Config, workdir: str | Path, data: Sequence[str | Path] = (),
+def run_config(workdir: str | Path, preset_name: str | None = None, overrides: Sequence[str] = (),
+               init: str | Path | None = None) -> tuple[Config, bool]:
+    """The config of a run and whether it resumes, by the one resume rule: a work dir with a
+    config.json, and no preset asked for, resumes with that config; otherwise the preset (``tiny``
+    by default) is used, with the model section of ``init`` when fine-tuning (the weights decide
+    the architecture). Overrides apply last, in both cases."""
+    saved = Path(workdir) / "config.json"
+    if preset_name is None and saved.exists():
+        return Config.load(saved).override(overrides), True
+    config = preset(preset_name or "tiny")
+    if init is not None:
+        config = dataclasses.replace(config, model=load_config(init or None).model)
+    return config.override(overrides), False
+
+
+def train(config: Config | None, workdir: str | Path, data: Sequence[str | Path] = (),
           validation: Sequence[str | Path] = (), stages: Sequence[str] = STAGES, progress: bool = True,
           init: str | Path | None = None) -> RunResult:
     """Train the selected stages to ``config.train.aux_steps`` / ``gan_steps``, resuming from the work dir
     (or, in a new work dir, starting from the trained networks of ``init``: '' means the shipped
-    weights). Exports the best model by validation, or the last one when nothing was validated."""
+    weights). ``config=None`` takes it as ``rrgan-train`` does (``run_config``): the work dir's own
+    when it has one. Exports the best model by validation, or the last one when nothing was validated."""
+    if config is None:
+        config, _ = run_config(workdir, init=init)
     run = Run(config, workdir, data, validation, progress, init)
     if "aux" in stages:
         run.train_aux(config.train.aux_steps)
