@@ -196,7 +196,8 @@ class Run:
         self.gan_trainer.compile(
             generator_optimizer=_adam(train.generator_learning_rate, train.gan_beta_1, train.gan_steps, train),
             discriminator_optimizer=_adam(train.discriminator_learning_rate, train.gan_beta_1, train.gan_steps, train),
-            aux_optimizer=_adam(train.aux_finetune_learning_rate, train.aux_beta_1, train.gan_steps, train) if fine_tune else None)
+            aux_optimizer=(_adam(train.aux_finetune_learning_rate, train.aux_beta_1, train.gan_steps, train)
+                           if fine_tune else None))
         self._build_optimizers()
         trackables = dict(
             **checkpoints.network_objects(self.networks, self.average_generator),
