@@ -8,6 +8,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from rrgan.data.images import encode_image
 from rrgan.files import atomic_write
 
 _HEADER = 22
@@ -45,10 +46,4 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[str] = (),
 def save_image(path: str | Path, image: np.ndarray, jpeg_quality: int = 95) -> Path:
     """Write an RGB image atomically (a viewer never sees half a file), encoded by the file's suffix."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = path.suffix.lower()
-    options = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if suffix in (".jpg", ".jpeg") else []
-    ok, encoded = cv2.imencode(suffix, cv2.cvtColor(_to_uint8_rgb(image), cv2.COLOR_RGB2BGR), options)
-    if not ok:
-        raise ValueError(f"{path}: could not encode as {path.suffix}")
-    return atomic_write(path, encoded.tobytes())
+    return atomic_write(path, encode_image(_to_uint8_rgb(image), path.suffix, jpeg_quality))

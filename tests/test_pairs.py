@@ -34,7 +34,8 @@ def test_pairs_match_by_stem_and_report_unmatched(tmp_path):
     assert [p.name for p in pair_set.pairs] == ["a", "m", "z"]
     for pair in pair_set.pairs:
         np.testing.assert_array_equal(read_rgb(pair.input), 255 - read_rgb(pair.target))
-    assert sorted(p.name for p in pair_set.unmatched) == ["0_only_target.png", "only_input.png"]
+    # notes.txt has no partner either: named, not skipped silently for its extension
+    assert sorted(p.name for p in pair_set.unmatched) == ["0_only_target.png", "notes.txt", "only_input.png"]
 
 
 def test_reflection_folder_is_optional_per_pair(tmp_path):
@@ -93,10 +94,11 @@ def test_pair_sets_below_a_parent_folder(tmp_path):
 def test_find_photos(tmp_path):
     write_image(tmp_path / "b" / "2.jpg", random_image(0))
     write_image(tmp_path / "1.png", random_image(1))
-    (tmp_path / "x.txt").write_text("no")
-    assert [p.name for p in find_photos(tmp_path)] == ["1.png", "2.jpg"]
+    (tmp_path / "x.txt").write_text("no")  # listed: the reader names it, nothing is skipped by extension
+    (tmp_path / ".hidden.png").write_text("no")
+    assert [p.name for p in find_photos(tmp_path)] == ["1.png", "2.jpg", "x.txt"]
     (tmp_path / "empty").mkdir()
-    with pytest.raises(RRGANError, match="no images"):
+    with pytest.raises(RRGANError, match="no files"):
         find_photos(tmp_path / "empty")
 
 

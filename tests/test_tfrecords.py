@@ -4,7 +4,7 @@ import tensorflow as tf
 from conftest import make_pair_folder, random_image, write_image
 
 from rrgan.cli import data_main
-from rrgan.data.images import check_image, decode_rgb, read_rgb
+from rrgan.data.images import decode_bytes, decode_rgb, read_rgb
 from rrgan.data.pairs import find_pairs, find_photos
 from rrgan.data.tfrecords import parse_record, shard_kind, write_pairs, write_photos
 from rrgan.errors import RRGANError
@@ -70,11 +70,11 @@ def test_grayscale_rgba_and_16_bit_become_8_bit_rgb(tmp_path):
     np.testing.assert_array_equal(read_rgb(deep), random_image(2))
 
 
-def test_check_image_names_the_file(tmp_path):
+def test_decoding_errors_name_the_file(tmp_path):
     with pytest.raises(RRGANError, match="bad.png: empty file"):
-        check_image(b"", tmp_path / "bad.png")
-    with pytest.raises(RRGANError, match="bad.png: not a readable image"):
-        check_image(b"\x89PNG garbage", tmp_path / "bad.png")
+        decode_bytes(b"", tmp_path / "bad.png")
+    with pytest.raises(RRGANError, match="bad.png: not an image rrgan can read"):
+        decode_bytes(b"\x89PNG garbage", tmp_path / "bad.png")
 
 
 def test_convert_cli(tmp_path, capsys):

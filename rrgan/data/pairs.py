@@ -11,8 +11,6 @@ from pathlib import Path
 
 from rrgan.errors import RRGANError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
-
 # (layout name, input folder, target folder, reflection folder): the conventions of docs/method.md (Data).
 FOLDER_LAYOUTS = (
     ("input/target", "input", "target", "reflection"),
@@ -47,7 +45,9 @@ class PairSet:
 
 
 def is_image(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+    """Every visible file counts: one that no reader opens is named when it is read, never skipped
+    silently for its extension."""
+    return path.is_file() and not path.name.startswith(".")
 
 
 def _images_by_stem(folder: Path) -> dict[str, Path]:
@@ -153,12 +153,11 @@ def find_photos(root: str | Path) -> list[Path]:
     """All images below ``root``, sorted: clean photos to blend into synthetic pairs."""
     root = Path(root)
     if root.is_file():
-        if not is_image(root):
-            raise RRGANError(f"{root}: not an image file (expected one of {', '.join(IMAGE_EXTENSIONS)})")
         return [root]
     if not root.is_dir():
         raise RRGANError(f"{root}: no such file or folder")
-    photos = sorted(p for p in root.rglob("*") if is_image(p))
+    photos = sorted(p for p in root.rglob("*") if is_image(p) and not any(
+        part.startswith(".") for part in p.relative_to(root).parts))
     if not photos:
-        raise RRGANError(f"{root}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})")
+        raise RRGANError(f"{root}: no files found")
     return photos

@@ -21,10 +21,10 @@ from typing import Iterable
 import tensorflow as tf
 
 from rrgan.config import DataConfig
-from rrgan.data.images import decode_rgb
-from rrgan.data.pairs import PairSet, find_pair_sets, find_photos, is_image
+from rrgan.data.images import decode_rgb, load_encoded
+from rrgan.data.pairs import ImagePair, PairSet, find_pair_sets, find_photos, is_image
 from rrgan.data.synthesis import synthesize
-from rrgan.data.tfrecords import PAIR_KIND, SHARD_SUFFIX, parse_record, shard_kind
+from rrgan.data.tfrecords import PAIR_KIND, SHARD_SUFFIX, load_pair, parse_record, shard_kind
 from rrgan.errors import RRGANError
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -95,17 +95,40 @@ def collect_sources(paths: Iterable[str | Path]) -> Sources:
     return sources
 
 
-def _read_optional(path: tf.Tensor) -> tf.Tensor:
-    return tf.cond(tf.strings.length(path) > 0, lambda: tf.io.read_file(path), lambda: tf.constant(""))
+def _loaded_pair(input_path, target_path, reflection_path, name):
+    """Python side of the folder pipeline: the one reader, with a bad pair named and left out."""
+    pair = ImagePair(name.decode(), Path(input_path.decode()), Path(target_path.decode()),
+                     Path(reflection_path.decode()) if reflection_path else None)
+    try:
+        images, _ = load_pair(pair)
+    except RRGANError as err:
+        log.warning("skipped: %s", err)
+        return b"", b"", b""
+    return images["input"], images["target"], images["reflection"]
+
+
+def _loaded_photo(path):
+    try:
+        return load_encoded(path.decode())[0]
+    except RRGANError as err:
+        log.warning("skipped: %s", err)
+        return b""
 
 
 def _read_pair_files(paths: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-    return {"input": tf.io.read_file(paths["input"]), "target": tf.io.read_file(paths["target"]),
-            "reflection": _read_optional(paths["reflection"]), "name": paths["name"]}
+    images = tf.numpy_function(_loaded_pair, [paths["input"], paths["target"], paths["reflection"], paths["name"]],
+                               [tf.string] * 3, stateful=False)
+    return {"input": tf.ensure_shape(images[0], []), "target": tf.ensure_shape(images[1], []),
+            "reflection": tf.ensure_shape(images[2], []), "name": paths["name"]}
 
 
 def _read_photo_file(path: tf.Tensor, name: tf.Tensor) -> dict[str, tf.Tensor]:
-    return {"input": tf.constant(""), "target": tf.io.read_file(path), "reflection": tf.constant(""), "name": name}
+    target = tf.ensure_shape(tf.numpy_function(_loaded_photo, [path], tf.string, stateful=False), [])
+    return {"input": tf.constant(""), "target": target, "reflection": tf.constant(""), "name": name}
+
+
+def _readable(record: dict[str, tf.Tensor]) -> tf.Tensor:
+    return tf.strings.length(record["target"]) > 0
 
 
 def _shard_records(shards: list[str], shuffle_seed: int | None) -> tf.data.Dataset:
@@ -136,7 +159,7 @@ def pair_records(sources: Sources, shuffle_seed: int | None = None) -> tf.data.D
         parts.append(tf.data.Dataset.from_tensor_slices({
             "input": [str(p.input) for p in pairs], "target": [str(p.target) for p in pairs],
             "reflection": [str(p.reflection or "") for p in pairs], "name": [p.name for p in pairs],
-        }).map(_read_pair_files, num_parallel_calls=AUTOTUNE))
+        }).map(_read_pair_files, num_parallel_calls=AUTOTUNE).filter(_readable))
     if sources.pair_shards:
         parts.append(_shard_records(sources.pair_shards, shuffle_seed))
     return _concatenate(parts)
@@ -148,7 +171,7 @@ def photo_records(sources: Sources, shuffle_seed: int | None = None) -> tf.data.
     if sources.photos:
         parts.append(tf.data.Dataset.from_tensor_slices(
             ([str(p) for p in sources.photos], [p.stem for p in sources.photos])
-        ).map(_read_photo_file, num_parallel_calls=AUTOTUNE))
+        ).map(_read_photo_file, num_parallel_calls=AUTOTUNE).filter(_readable))
     if sources.photo_shards:
         parts.append(_shard_records(sources.photo_shards, shuffle_seed))
     pairs = pair_records(sources, shuffle_seed)

@@ -17,7 +17,7 @@ from typing import Sequence
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from rrgan.data.images import check_image
+from rrgan.data.images import load_encoded
 from rrgan.data.pairs import ImagePair
 from rrgan.errors import RRGANError
 from rrgan.files import atomic_path
@@ -53,33 +53,31 @@ def _int_feature(value: int) -> tf.train.Feature:
     return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
 
 
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as err:
-        raise RRGANError(f"{path}: cannot read ({err.strerror})") from None
-
-
-def encode_pair(pair: ImagePair) -> bytes:
-    """A serialized tf.train.Example for a pair; raises RRGANError naming the bad file."""
-    input_bytes, target_bytes = _read(pair.input), _read(pair.target)
-    size = check_image(input_bytes, pair.input)
-    target_size = check_image(target_bytes, pair.target)
+def load_pair(pair: ImagePair) -> tuple[dict[str, bytes], tuple[int, int]]:
+    """The encoded input, target and reflection (b"" when none) of a pair, checked to decode and to
+    have one size; raises RRGANError naming the bad file."""
+    (input_bytes, size), (target_bytes, target_size) = load_encoded(pair.input), load_encoded(pair.target)
     if size != target_size:
         raise RRGANError(f"{pair.input}: input is {size[1]}x{size[0]} but target {pair.target.name} "
                          f"is {target_size[1]}x{target_size[0]}")
     reflection_bytes = b""
     if pair.reflection is not None:
-        reflection_bytes = _read(pair.reflection)
-        if check_image(reflection_bytes, pair.reflection) != size:
+        reflection_bytes, reflection_size = load_encoded(pair.reflection)
+        if reflection_size != size:
             raise RRGANError(f"{pair.reflection}: reflection size differs from its input")
-    return _example(pair.name, size, input=input_bytes, target=target_bytes, reflection=reflection_bytes)
+    return {"input": input_bytes, "target": target_bytes, "reflection": reflection_bytes}, size
+
+
+def encode_pair(pair: ImagePair) -> bytes:
+    """A serialized tf.train.Example for a pair; raises RRGANError naming the bad file."""
+    images, size = load_pair(pair)
+    return _example(pair.name, size, **images)
 
 
 def encode_photo(path: Path, name: str) -> bytes:
     """A serialized tf.train.Example for a clean photo (stored as the target)."""
-    target_bytes = _read(path)
-    return _example(name, check_image(target_bytes, path), target=target_bytes)
+    target_bytes, size = load_encoded(path)
+    return _example(name, size, target=target_bytes)
 
 
 def _example(name: str, size: tuple[int, int], **images: bytes) -> bytes:
