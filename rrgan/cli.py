@@ -205,6 +205,16 @@ def _add_method_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rrgan, or yang2019: the closed-form method of Yang et al. CVPR 2019 (no training)")
     parser.add_argument("--tile", type=int, default=512, help="tile size for large photos (default: 512)")
     parser.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (default: 64)")
+    _add_size_limit(parser)
+
+
+def _add_size_limit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-megapixels", type=float, default=100.0,
+                        help="refuse images larger than this, read from the file's header (default: 100)")
+
+
+def _max_pixels(args) -> int:
+    return int(args.max_megapixels * 1e6)
 
 
 @_friendly("rrgan-remove")
@@ -212,15 +222,15 @@ def remove_main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="rrgan-remove", description="Remove reflections from photos.")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="photos or folders of photos")
     parser.add_argument("-o", "--output", required=True, help="folder for the clean photos")
-    parser.add_argument("--format", choices=("same", "png", "jpg"), default="same",
-                        help="output format (default: same as the input)")
+    parser.add_argument("--format", choices=("same", "png", "jpg", "webp", "tif"), default="same",
+                        help="output format (default: the input's; PNG where rrgan cannot write it)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_method_arguments(parser)
     args = parser.parse_args(argv)
 
     from tqdm.auto import tqdm
 
-    from rrgan.data.images import read_rgb
+    from rrgan.data.images import WRITABLE_SUFFIXES, read_rgb
     from rrgan.data.pairs import find_photos
     from rrgan.visualize import save_image
 
@@ -237,8 +247,10 @@ def remove_main(argv=None) -> int:
     for source, relative in tqdm(jobs, desc="removing reflections", unit="photo", disable=args.quiet):
         if args.format != "same":
             relative = relative.with_suffix("." + args.format)
+        elif relative.suffix.lower() not in WRITABLE_SUFFIXES:
+            relative = relative.with_suffix(relative.suffix + ".png")
         try:
-            save_image(Path(args.output) / relative, method(read_rgb(source)))
+            save_image(Path(args.output) / relative, method(read_rgb(source, _max_pixels(args))))
         except RRGANError as err:
             skipped += 1
             print(f"skipped: {err}", file=sys.stderr)
@@ -270,7 +282,7 @@ def eval_main(argv=None) -> int:
     for folder in args.folders:
         find_pair_sets(folder)  # a clear error before any model is loaded
     method = _method(args)
-    table = evaluate({args.method: method}, args.folders, progress=not args.quiet)
+    table = evaluate({args.method: method}, args.folders, progress=not args.quiet, max_pixels=_max_pixels(args))
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     table.to_csv(output / "per_image.csv", index=False)
@@ -283,7 +295,7 @@ def eval_main(argv=None) -> int:
         rows = []
         for folder in args.folders:
             for pair in (p for s in find_pair_sets(folder) for p in s.pairs if p.name in wanted):
-                image, target = read_rgb(pair.input), read_rgb(pair.target)
+                image, target = read_rgb(pair.input, _max_pixels(args)), read_rgb(pair.target, _max_pixels(args))
                 rows.append((pair.name, image, method(image), target))
         if not rows:
             raise RRGANError(f"--figure: none of {', '.join(sorted(wanted))} is in the evaluated sets")

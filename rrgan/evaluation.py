@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from scipy.ndimage import uniform_filter
 from tqdm.auto import tqdm
 
-from rrgan.data.images import read_rgb
+from rrgan.data.images import DEFAULT_MAX_PIXELS, read_rgb
 from rrgan.data.pairs import find_pair_sets
 
 SKIMAGE_SSIM_WINDOW = "uniform 7x7, sample covariance (scikit-image default)"
@@ -52,7 +52,8 @@ def ssim(prediction: np.ndarray, target: np.ndarray, window: int = 7) -> float:
     return float(np.mean(scores))
 
 
-def evaluate(methods: dict[str, Method], folders: Iterable[str | Path], progress: bool = True) -> pd.DataFrame:
+def evaluate(methods: dict[str, Method], folders: Iterable[str | Path], progress: bool = True,
+             max_pixels: int = DEFAULT_MAX_PIXELS) -> pd.DataFrame:
     """One row per (set, image, method): PSNR and SSIM, with the identity baseline added.
 
     A set is every pair folder found at or below each of ``folders``.
@@ -63,7 +64,7 @@ def evaluate(methods: dict[str, Method], folders: Iterable[str | Path], progress
     with tqdm(total=sum(len(s) for s in pair_sets), desc="evaluating", unit="img", disable=not progress) as bar:
         for pair_set in pair_sets:
             for pair in pair_set.pairs:
-                image, target = read_rgb(pair.input), read_rgb(pair.target)
+                image, target = read_rgb(pair.input, max_pixels), read_rgb(pair.target, max_pixels)
                 for name, method in methods.items():
                     output = method(image)
                     rows.append({"set": pair_set.root.name, "image": pair.name, "method": name,

@@ -26,6 +26,7 @@ _TF_FORMATS = ("JPEG", "PNG", "BMP", "GIF")
 _EXIF_ORIENTATION = 0x0112
 _SAVE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".gif": "GIF", ".tif": "TIFF",
                  ".tiff": "TIFF", ".webp": "WEBP"}
+WRITABLE_SUFFIXES = tuple(_SAVE_FORMATS)
 
 
 def decode_rgb(encoded: tf.Tensor) -> tf.Tensor:
@@ -38,10 +39,13 @@ def decode_rgb(encoded: tf.Tensor) -> tf.Tensor:
 def _open(data: bytes, name, max_pixels: int) -> Image.Image:
     if not data:
         raise RRGANError(f"{name}: empty file")
+    pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # ours, below, is the limit
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise RRGANError(f"{name}: not an image rrgan can read (it reads {READABLE})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
     width, height = image.size
     if width * height > max_pixels:
         raise RRGANError(f"{name}: {width}x{height} is {width * height / 1e6:.0f} megapixels, over the limit of "
@@ -66,7 +70,7 @@ def decode_bytes(data: bytes, name: str | Path = "image", max_pixels: int = DEFA
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit was checked
             image.seek(0)
             return _to_rgb8(ImageOps.exif_transpose(image))
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as err:
+    except (OSError, ValueError, SyntaxError, EOFError) as err:
         raise RRGANError(f"{name}: cannot decode ({err})") from None
 
 
