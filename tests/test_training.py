@@ -268,3 +268,13 @@ def test_inference_needs_no_plotting_or_tables():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "(9, 7, 3)"
+
+
+def test_logs_that_are_not_a_terminal_get_one_line_per_log_interval(tmp_path, capsys):
+    config = preset("tiny").override(FAST + ["train.aux_steps=4", "train.gan_steps=4", "train.log_every=2"])
+    train(config, tmp_path, progress=True)
+    out = capsys.readouterr().out
+    assert "\r" not in out
+    lines = [line for line in out.splitlines() if " step " in line and "images/s" in line]
+    assert [line.split(":")[0] for line in lines] == ["aux step 2/4", "aux step 4/4", "gan step 2/4", "gan step 4/4"]
+    assert all("left" in line and "aux_total" in line for line in lines[:2])

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+import time
 from pathlib import Path
 
 import keras
@@ -71,6 +73,39 @@ class LossLog(_StageCallback):
             for name, value in logs.items():
                 tf.summary.scalar(f"{self.stage}/{name}", value)
         self.writer.flush()
+
+
+class ProgressLines(_StageCallback):
+    """One line every ``every`` steps, for logs that are not a terminal (a file, nohup, CI), where a
+    progress bar would write carriage-return lines thousands of characters long."""
+
+    def __init__(self, stage, optimizer, total_steps: int, batch_size: int, every: int, stream=None):
+        super().__init__(stage, optimizer)
+        self.total_steps, self.batch_size, self.every = total_steps, batch_size, every
+        self.stream = stream or sys.stdout
+        self.window_start = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.window_start is None:
+            self.window_start = (time.perf_counter(), self.step)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.step % self.every and self.step != self.total_steps:
+            return
+        started, first_step = self.window_start
+        now = time.perf_counter()
+        steps_per_second = (self.step - first_step) / max(now - started, 1e-9)
+        left = (self.total_steps - self.step) / max(steps_per_second, 1e-9)
+        losses = " ".join(f"{name} {float(value):.4g}" for name, value in sorted((logs or {}).items()))
+        print(f"{self.stage} step {self.step}/{self.total_steps}: {losses} | "
+              f"{steps_per_second * self.batch_size:.1f} images/s, {_duration(left)} left",
+              file=self.stream, flush=True)
+        self.window_start = (now, self.step)
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m{int(seconds % 60):02d}s"
 
 
 class _Periodic(_StageCallback):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -101,13 +102,13 @@ def _distributable(dataset: tf.data.Dataset) -> tf.data.Dataset:
 
 
 def train_steps(strategy: tf.distribute.Strategy, trainer: keras.Model, dataset: tf.data.Dataset, steps: int,
-                callbacks: list, progress: bool) -> None:
+                callbacks: list, progress_bar: bool) -> None:
     """Run ``trainer.train_step`` for ``steps`` batches on every replica, with Keras callbacks.
 
     Our own loop rather than ``Model.fit``: Keras 3's fit does not support
     MultiWorkerMirroredStrategy (keras-team/keras#20585); this loop works under every strategy.
     """
-    callback_list = keras.callbacks.CallbackList(callbacks, add_progbar=progress, model=trainer, verbose=1,
+    callback_list = keras.callbacks.CallbackList(callbacks, add_progbar=progress_bar, model=trainer, verbose=1,
                                                  epochs=1, steps=steps)
 
     @tf.function
@@ -264,10 +265,17 @@ class Run:
                                    seed=self.config.train.seed + step)
         return _distributable(dataset)
 
-    def _common_callbacks(self, stage: str, optimizer) -> list:
+    @property
+    def _progress_bar(self) -> bool:
+        """A progress bar on a terminal; elsewhere, ProgressLines."""
+        return self.progress and sys.stdout.isatty()
+
+    def _common_callbacks(self, stage: str, optimizer, total_steps: int) -> list:
         train = self.config.train
         sample = next(iter(training_dataset(self.sources, self.config.data, 4, seed=12345)))
-        return [
+        lines = ([cb.ProgressLines(stage, optimizer, total_steps, train.batch_size, train.log_every)]
+                 if self.progress and not self._progress_bar else [])
+        return lines + [
             cb.LossLog(stage, optimizer, self.workdir / "losses.csv", self.workdir / "tensorboard", train.log_every),
             cb.PeriodicCheckpoint(stage, optimizer, self.manager, train.checkpoint_every),
             cb.SampleGrid(stage, optimizer, self.inference_networks, sample["input"].numpy(),
@@ -278,8 +286,9 @@ class Run:
         remaining = steps - self.aux_step
         if remaining <= 0:
             return
-        callbacks = self._common_callbacks("aux", self.aux_trainer.optimizer)
-        train_steps(self.strategy, self.aux_trainer, self._dataset(self.aux_step), remaining, callbacks, self.progress)
+        callbacks = self._common_callbacks("aux", self.aux_trainer.optimizer, steps)
+        train_steps(self.strategy, self.aux_trainer, self._dataset(self.aux_step), remaining, callbacks,
+                    self._progress_bar)
 
     def train_gan(self, steps: int) -> None:
         remaining = steps - self.gan_step
@@ -290,14 +299,15 @@ class Run:
                                           self.config.loss.adversarial, train.adversarial_warmup_steps)]
         if self.average_generator is not None:
             callbacks.append(cb.GeneratorEMA(self.networks.generator, self.average_generator, train.ema_decay))
-        callbacks += self._common_callbacks("gan", optimizer)
+        callbacks += self._common_callbacks("gan", optimizer, steps)
         validation = None
         if self.validation_sets:
             validation = cb.Validation("gan", optimizer, self.inference_networks, self.validation_sets,
                                        self.workdir / "validation.csv", self.workdir / "tensorboard",
                                        train.validation_every, self.best_manager if self.chief else None)
             callbacks.append(validation)
-        train_steps(self.strategy, self.gan_trainer, self._dataset(self.gan_step), remaining, callbacks, self.progress)
+        train_steps(self.strategy, self.gan_trainer, self._dataset(self.gan_step), remaining, callbacks,
+                    self._progress_bar)
         self.last_scores = validation.scores if validation is not None else None
 
     def validate(self) -> dict | None:
