@@ -78,9 +78,12 @@ def _preview(args) -> int:
 
     config = _config_from_args(args)
     with tempfile.TemporaryDirectory() as scratch:
-        sources = args.data or [write_default_photos(
-            Path(scratch) / "photos", config.data.default_photos, config.data.default_photo_size)[0].parent]
-        batch = next(iter(training_dataset(sources, config.data, batch_size=args.rows, seed=args.seed)))
+        photos = args.photos
+        if not args.data and not photos:
+            photos = [write_default_photos(Path(scratch) / "photos", config.data.default_photos,
+                                           config.data.default_photo_size)[0].parent]
+        batch = next(iter(training_dataset(args.data, config.data, batch_size=args.rows, seed=args.seed,
+                                           photos=photos)))
     rows = [[batch[key][i].numpy() for key in ("input", "target", "reflection")] for i in range(args.rows)]
     grid = image_grid(rows, titles=("input I", "target T", "reflection R"))
     print(save_image(args.output, np.asarray(grid)))
@@ -111,8 +114,10 @@ def data_main(argv=None) -> int:
     convert.set_defaults(run=_convert)
 
     preview = commands.add_parser("preview", help="write a PNG grid of training samples: input | target | "
-                                                  "reflection (embedded default data unless --data)")
-    preview.add_argument("--data", nargs="+", help="folders or TFRecords (default: the embedded scenes)")
+                                                  "reflection (embedded default data unless --data / --photos)")
+    preview.add_argument("--data", nargs="+", default=[], help="folders of image pairs (or their TFRecords)")
+    preview.add_argument("--photos", nargs="+", default=[], help="clean photos for synthesis (files, folders, "
+                                                                  "TFRecords)")
     preview.add_argument("-o", "--output", default="preview.png", help="PNG to write (default: preview.png)")
     preview.add_argument("--rows", type=int, default=6, help="samples to show (default: 6)")
     preview.add_argument("--seed", type=int, default=0)
@@ -138,7 +143,10 @@ def train_main(argv=None) -> int:
                     "With no arguments, trains the tiny preset on the embedded default data (a few minutes on CPU). "
                     "Run it again with the same --workdir to resume.")
     parser.add_argument("--data", nargs="+", default=[], metavar="PATH",
-                        help="pair folders, photo folders or TFRecords (default: the embedded scenes)")
+                        help="folders of image pairs in a layout rrgan knows (or their TFRecords)")
+    parser.add_argument("--photos", nargs="+", default=[], metavar="PATH",
+                        help="clean photos (files, folders or TFRecords) to synthesize pairs from "
+                             "(default, with no --data either: the embedded scenes)")
     parser.add_argument("--val", nargs="+", default=[], metavar="PATH", help="pair folders to validate on")
     parser.add_argument("--workdir", default="rrgan-run", help="where checkpoints, logs and samples go "
                                                                "(default: ./rrgan-run)")
@@ -167,10 +175,11 @@ def train_main(argv=None) -> int:
         if args.steps < 0:
             raise RRGANError(f"--steps must be positive, got {args.steps}")
         config = config.override([f"train.{stage}_steps={args.steps}" for stage in stages])
-    for path in [*args.data, *args.val]:
+    for path in [*args.data, *args.photos, *args.val]:
         if not is_glob(path) and not Path(path).exists():
             raise RRGANError(f"{path}: no such file or folder")
-    result = train(config, workdir, args.data, args.val, stages, progress=not args.quiet, init=args.init)
+    result = train(config, workdir, args.data, args.val, stages, progress=not args.quiet, init=args.init,
+                   photos=args.photos)
     print(f"\nstage 1 (aux) at step {result.aux_step}, stage 2 (gan) at step {result.gan_step}")
     for name, v in (result.validation or {}).items():
         print(f"validation on {name}: PSNR {v['psnr']:.2f} dB, SSIM {v['ssim']:.3f} "

@@ -37,7 +37,7 @@ def photos(tmp_path):
 
 
 def test_synthetic_batches_have_shape_range_and_reflection(photos):
-    batch = _batches(training_dataset([photos], _config(), batch_size=3, seed=1), 1)[0]
+    batch = _batches(training_dataset([], _config(), batch_size=3, seed=1, photos=[photos]), 1)[0]
     for key in ("input", "target", "reflection"):
         assert batch[key].shape == (3, 32, 32, 3) and batch[key].dtype == np.float32
         assert batch[key].min() >= 0.0 and batch[key].max() <= 1.0
@@ -48,9 +48,9 @@ def test_synthetic_batches_have_shape_range_and_reflection(photos):
 def test_same_seed_same_batches_other_seed_other_batches(photos, tmp_path):
     make_pair_folder(tmp_path / "pairs", ["a", "b", "c"], size=(40, 50))
     config = _config(real_fraction=0.5)
-    first = _batches(training_dataset([photos, tmp_path / "pairs"], config, batch_size=4, seed=3), 3)
-    again = _batches(training_dataset([photos, tmp_path / "pairs"], config, batch_size=4, seed=3), 3)
-    other = _batches(training_dataset([photos, tmp_path / "pairs"], config, batch_size=4, seed=4), 3)
+    first = _batches(training_dataset([tmp_path / "pairs"], config, batch_size=4, seed=3, photos=[photos]), 3)
+    again = _batches(training_dataset([tmp_path / "pairs"], config, batch_size=4, seed=3, photos=[photos]), 3)
+    other = _batches(training_dataset([tmp_path / "pairs"], config, batch_size=4, seed=4, photos=[photos]), 3)
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a["input"], b["input"])
         np.testing.assert_array_equal(a["target"], b["target"])
@@ -69,7 +69,8 @@ def test_real_pairs_stay_aligned_and_small_images_are_used(tmp_path):
 
 def test_mix_contains_real_and_synthetic(photos, tmp_path):
     make_pair_folder(tmp_path / "pairs", ["a", "b"], size=(40, 40))
-    batches = _batches(training_dataset([photos, tmp_path / "pairs"], _config(real_fraction=0.5), 8, seed=0), 4)
+    mixed = training_dataset([tmp_path / "pairs"], _config(real_fraction=0.5), 8, seed=0, photos=[photos])
+    batches = _batches(mixed, 4)
     flags = np.concatenate([b["has_reflection"] for b in batches])
     assert 0 < flags.sum() < len(flags)
 
@@ -100,7 +101,7 @@ def test_odd_image_formats_enter_as_rgb(tmp_path):
     write_image(tmp_path / "photos" / "gray.png", random_image(0, 40, 40, 1)[..., 0])
     write_image(tmp_path / "photos" / "rgba.png", random_image(1, 40, 40, 4))
     write_image(tmp_path / "photos" / "deep.png", random_image(2, 40, 40).astype(np.uint16) * 257)
-    batch = _batches(training_dataset([tmp_path / "photos"], _config(), 4, seed=0), 1)[0]
+    batch = _batches(training_dataset([], _config(), 4, seed=0, photos=[tmp_path / "photos"]), 1)[0]
     assert batch["input"].shape == (4, 32, 32, 3)
 
 
@@ -111,8 +112,23 @@ def test_bad_sources_are_named(tmp_path):
     with pytest.raises(RRGANError, match="random.tfrecord"):
         collect_sources([tmp_path / "random.tfrecord"])
     write_image(tmp_path / "photos" / "p.png", random_image(0))
-    with pytest.raises(RRGANError, match="only photos"):
+    with pytest.raises(RRGANError, match="no image-pair layout"):
         evaluation_dataset([tmp_path / "photos"])
+
+
+def test_pairs_in_an_unknown_layout_are_an_error_not_photos(tmp_path):
+    """with_glass/ + clean/ is no layout rrgan knows: its photos with reflections must not silently
+    become clean targets for synthesis."""
+    for i in range(3):
+        write_image(tmp_path / "pairs" / "with_glass" / f"{i}.png", random_image(i))
+        write_image(tmp_path / "pairs" / "clean" / f"{i}.png", random_image(i + 5))
+    with pytest.raises(RRGANError) as error:
+        collect_sources([tmp_path / "pairs"])
+    message = str(error.value)
+    assert "with_glass/" in message and "clean/" in message  # what it found
+    assert "input/ + target/" in message and "blended/ + transmission_layer/" in message  # what it accepts
+    sources = collect_sources([], photos=[tmp_path / "pairs"])  # said explicitly, they are photos
+    assert len(sources.photos) == 6 and not sources.has_pairs
 
 
 def test_real_shared_data_batches(shared_data, tmp_path):

@@ -237,11 +237,11 @@ def test_resume_without_data_reuses_the_runs_data(tmp_path):
 
     photos = write_default_photos(tmp_path / "my_photos", count=6, size=64)[0].parent
     config = preset("tiny").override(FAST + ["train.aux_steps=1", "train.gan_steps=1"])
-    train(config, tmp_path / "run", data=[photos], progress=False)
+    train(config, tmp_path / "run", photos=[photos], progress=False)
     resumed = train(config.override(["train.gan_steps=2"]), tmp_path / "run", progress=False)
     assert resumed.gan_step == 2
     assert not (tmp_path / "run" / "default_data").exists()  # did not fall back to the embedded scenes
-    assert json.loads((tmp_path / "run" / "sources.json").read_text())["data"] == [str(photos.resolve())]
+    assert json.loads((tmp_path / "run" / "sources.json").read_text())["photos"] == [str(photos.resolve())]
 
 
 def test_python_train_resumes_like_the_cli(tmp_path):

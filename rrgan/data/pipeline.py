@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from rrgan.config import DataConfig
 from rrgan.data.images import decode_rgb, load_encoded
-from rrgan.data.pairs import ImagePair, PairSet, find_pair_sets, find_photos, is_image
+from rrgan.data.pairs import ImagePair, PairSet, find_pair_sets, find_photos
 from rrgan.data.synthesis import synthesize
 from rrgan.data.tfrecords import PAIR_KIND, SHARD_SUFFIX, load_pair, parse_record, shard_kind
 from rrgan.errors import RRGANError
@@ -61,37 +61,48 @@ def _add_shards(sources: Sources, files: Iterable[str | Path]) -> None:
         (sources.pair_shards if kind == PAIR_KIND else sources.photo_shards).append(file)
 
 
-def collect_sources(paths: Iterable[str | Path]) -> Sources:
-    """Sort each path into pairs, photos or shards: a shard file or glob, a folder of shards, a folder
-    of pair sets, or a folder (or file) of plain photos."""
+def _shards(path: Path) -> list[str] | None:
+    """The shard files a path names (a shard, a glob, a folder of shards), or None if it names none."""
+    if is_glob(path):
+        matches = glob.glob(str(path))
+        if not matches:
+            raise RRGANError(f"{path}: no file matches")
+        return matches
+    if path.is_file() and path.name.endswith(SHARD_SUFFIX):
+        return [str(path)]
+    if path.is_dir() and any(path.glob(f"*{SHARD_SUFFIX}")):
+        return [str(p) for p in path.glob(f"*{SHARD_SUFFIX}")]
+    return None
+
+
+def collect_sources(pairs: Iterable[str | Path] = (), photos: Iterable[str | Path] = ()) -> Sources:
+    """Image pairs and clean photos, each given explicitly: ``pairs`` are folders of pair sets in a
+    layout rrgan knows (anything else is an error that lists what the folder holds and the layouts
+    accepted: photos with reflections must never become targets by a guess), ``photos`` are files
+    or folders of clean photos for synthesis. TFRecord shards (files, globs or folders of them)
+    may stand in either list: their names say which kind they hold."""
     sources = Sources()
-    for path in paths:
-        path = Path(path)
-        if is_glob(path):
-            matches = glob.glob(str(path))
-            if not matches:
-                raise RRGANError(f"{path}: no file matches")
-            _add_shards(sources, matches)
-        elif path.is_file() and path.name.endswith(SHARD_SUFFIX):
-            _add_shards(sources, [path])
-        elif path.is_dir() and any(path.glob(f"*{SHARD_SUFFIX}")):
-            _add_shards(sources, path.glob(f"*{SHARD_SUFFIX}"))
+    for path in map(Path, pairs):
+        shards = _shards(path)
+        if shards is not None:
+            _add_shards(sources, shards)
         elif path.is_dir():
-            try:
-                pair_sets = find_pair_sets(path)
-            except RRGANError:
-                sources.photos.extend(find_photos(path))
-                continue
-            for pair_set in pair_sets:
+            for pair_set in find_pair_sets(path):
                 if pair_set.unmatched:
                     names = ", ".join(p.name for p in pair_set.unmatched[:5])
                     log.warning("%s: %d file(s) without a partner skipped: %s%s", pair_set.root,
                                 len(pair_set.unmatched), names, " ..." if len(pair_set.unmatched) > 5 else "")
-            sources.pair_sets.extend(pair_sets)
-        elif is_image(path):
-            sources.photos.append(path)
+                sources.pair_sets.append(pair_set)
+        elif path.exists():
+            raise RRGANError(f"{path}: a file, not a folder of image pairs (clean photos go with --photos)")
         else:
             raise RRGANError(f"{path}: no such file or folder")
+    for path in map(Path, photos):
+        shards = _shards(path)
+        if shards is not None:
+            _add_shards(sources, shards)
+        else:
+            sources.photos.extend(find_photos(path))
     return sources
 
 
@@ -288,10 +299,12 @@ def _prepare(records: tf.data.Dataset, config: DataConfig, seed: int) -> tf.data
     return records.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
 
 
-def training_dataset(paths_or_sources, config: DataConfig, batch_size: int, seed: int = 0) -> tf.data.Dataset:
+def training_dataset(pairs, config: DataConfig, batch_size: int, seed: int = 0,
+                     photos: Iterable[str | Path] = ()) -> tf.data.Dataset:
     """Endless batches of dicts: ``input``, ``target``, ``reflection`` float32 [B, crop, crop, 3] in [0, 1]
-    and ``has_reflection`` [B]. A ``config.real_fraction`` share are real pairs, the rest synthesized."""
-    sources = paths_or_sources if isinstance(paths_or_sources, Sources) else collect_sources(paths_or_sources)
+    and ``has_reflection`` [B]. A ``config.real_fraction`` share are real pairs, the rest synthesized
+    from ``photos`` and the pairs' targets. ``pairs`` may be a ``Sources`` (then ``photos`` is unused)."""
+    sources = pairs if isinstance(pairs, Sources) else collect_sources(pairs, photos)
     real_fraction = config.real_fraction if sources.has_pairs else 0.0
     branches, weights = [], []
     if real_fraction > 0.0:

@@ -3,7 +3,7 @@
 Everything a run makes lives in its work dir::
 
     config.json        the exact config (reused when the run is resumed)
-    sources.json       the --data and --val paths (reused when the run is resumed without them)
+    sources.json       the --data, --photos and --val paths (reused when the run is resumed without them)
     checkpoints/       tf.train checkpoints of all nets and optimizers (resume starts here)
     checkpoints/best/  the best model by validation (mean PSNR gain over identity across the sets)
     losses.csv         stage, step, loss name, value (mean over train.log_every steps)
@@ -137,8 +137,8 @@ class Run:
     Set-up order matters, and resuming is decided once, here:
       1. strategy (a multi-worker strategy must configure collectives before any TF op);
       2. work dir (non-chief workers get a scratch folder of their own);
-      3. sources: --data / --val given now are saved in sources.json; a resume without them reuses
-         the saved ones; no data at all means the embedded default scenes;
+      3. sources: --data / --photos / --val given now are saved in sources.json; a resume without
+         them reuses the saved ones; no data at all means the embedded default scenes;
       4. config.json is written (the CLI reads it back when resuming without --preset);
       5. seeds, then networks and optimizers under the dtype policy;
       6. weights: the latest checkpoint of the work dir if there is one (a resume), else ``init``
@@ -146,18 +146,19 @@ class Run:
     """
 
     def __init__(self, config: Config, workdir: str | Path, data: Sequence[str | Path] = (),
-                 validation: Sequence[str | Path] = (), progress: bool = True, init: str | Path | None = None):
+                 validation: Sequence[str | Path] = (), progress: bool = True, init: str | Path | None = None,
+                 photos: Sequence[str | Path] = ()):
         self.config = config
         self.progress = progress
         self.last_scores = None
         self.strategy = select_strategy()
         self.chief = is_chief()
         self.workdir = self._workdir(Path(workdir))
-        data, validation = self._remember_sources(data, validation)
-        if not data:
-            data, default_validation = default_data(self.workdir, config)
+        data, photos, validation = self._remember_sources(data, photos, validation)
+        if not data and not photos:
+            photos, default_validation = default_data(self.workdir, config)
             validation = validation or default_validation
-        self.sources = collect_sources(data)
+        self.sources = collect_sources(data, photos)
         self.validation_sets = {Path(path).name: evaluation_subset(path, config.train.validation_images)
                                 for path in validation}
         if self.chief:
@@ -174,16 +175,17 @@ class Run:
         workdir.mkdir(parents=True, exist_ok=True)
         return workdir
 
-    def _remember_sources(self, data, validation) -> tuple[list[str], list[str]]:
+    def _remember_sources(self, data, photos, validation) -> tuple[list[str], list[str], list[str]]:
         saved_file = self.workdir / "sources.json"
-        data = [str(p) if is_glob(p) else str(Path(p).resolve()) for p in data]
+        data, photos = ([str(p) if is_glob(p) else str(Path(p).resolve()) for p in paths] for paths in (data, photos))
         validation = [str(Path(p).resolve()) for p in validation]
-        if not data and saved_file.exists():
+        if not data and not photos and saved_file.exists():
             saved = json.loads(saved_file.read_text())
-            return saved["data"], validation or saved["validation"]
+            return saved["data"], saved.get("photos", []), validation or saved["validation"]
         if self.chief:
-            atomic_write(saved_file, json.dumps({"data": data, "validation": validation}, indent=2) + "\n")
-        return data, validation
+            atomic_write(saved_file, json.dumps({"data": data, "photos": photos, "validation": validation},
+                                                indent=2) + "\n")
+        return data, photos, validation
 
     def _build(self):
         config, train = self.config, self.config.train
@@ -335,14 +337,15 @@ def run_config(workdir: str | Path, preset_name: str | None = None, overrides: S
 
 def train(config: Config | None, workdir: str | Path, data: Sequence[str | Path] = (),
           validation: Sequence[str | Path] = (), stages: Sequence[str] = STAGES, progress: bool = True,
-          init: str | Path | None = None) -> RunResult:
-    """Train the selected stages to ``config.train.aux_steps`` / ``gan_steps``, resuming from the work dir
+          init: str | Path | None = None, photos: Sequence[str | Path] = ()) -> RunResult:
+    """Train the selected stages to ``config.train.aux_steps`` / ``gan_steps`` on the pair sets of ``data``
+    and the clean photos of ``photos`` (synthesis), resuming from the work dir
     (or, in a new work dir, starting from the trained networks of ``init``: '' means the shipped
     weights). ``config=None`` takes it as ``rrgan-train`` does (``run_config``): the work dir's own
     when it has one. Exports the best model by validation, or the last one when nothing was validated."""
     if config is None:
         config, _ = run_config(workdir, init=init)
-    run = Run(config, workdir, data, validation, progress, init)
+    run = Run(config, workdir, data, validation, progress, init, photos)
     if "aux" in stages:
         run.train_aux(config.train.aux_steps)
     if "gan" in stages:
