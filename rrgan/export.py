@@ -8,6 +8,8 @@ Signatures:
         attention (float32 [N, H, W, 1]), edge (float32 [N, H, W, 1]); any H and W.
     remove_encoded(images: string [N]) -> transmission_png (string [N]): JPEG / PNG / BMP / GIF
         bytes in (as TF Serving's REST API receives base64), PNG bytes out.
+Both run a photo larger than ``tile`` pixels in overlapping tiles inside the graph (``rrgan.tiling``),
+so a phone photo posted to TF Serving takes the memory of one tile, not of the whole photo.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ from rrgan.errors import RRGANError
 from rrgan.files import atomic_path
 from rrgan.metrics import quantize
 from rrgan.models import Networks
+from rrgan.tiling import blend_tiles
 
 SERVING_SIGNATURE = "serving_default"
 ENCODED_SIGNATURE = "remove_encoded"
+TILE, OVERLAP = 512, 64  # pixels; the defaults of rrgan-remove too
+_OUTPUT_CHANNELS = {"transmission": 3, "reflection": 3, "attention": 1, "edge": 1}
 
 
 class ServingBundle(tf.Module):
@@ -34,9 +39,11 @@ class ServingBundle(tf.Module):
     was used soon after another one had been exported and collected.
     """
 
-    def __init__(self, networks: Networks):
+    def __init__(self, networks: Networks, tile: int = TILE, overlap: int = OVERLAP):
         super().__init__(name="rrgan_bundle")
-        self.networks = networks
+        if overlap * 2 >= tile:
+            raise RRGANError(f"tile overlap ({overlap}) must be less than half the tile size ({tile})")
+        self.networks, self.tile, self.overlap = networks, tile, overlap
         # Tracked as attributes so that the SavedModel holds their weights (the backbone's too).
         self.edge_net = networks.edge_net
         self.attention_net = networks.attention_net
@@ -47,10 +54,15 @@ class ServingBundle(tf.Module):
         self.serve_encoded = tf.function(
             self._serve_encoded, input_signature=[tf.TensorSpec([None], tf.string, name="images")])
 
-    def _serve(self, images):
+    def _remove_tile(self, images):
         outputs = self.networks.remove_reflection(tf.cast(images, tf.float32) / 255.0)
-        return {"transmission": quantize(outputs["transmission"]),
-                "reflection": quantize(tf.clip_by_value(outputs["reflection"], 0.0, 1.0)),
+        outputs["reflection"] = tf.clip_by_value(outputs["reflection"], 0.0, 1.0)  # as a photo of it would be
+        return tf.concat([outputs[key] for key in _OUTPUT_CHANNELS], axis=-1)
+
+    def _serve(self, images):
+        blended = blend_tiles(self._remove_tile, images, sum(_OUTPUT_CHANNELS.values()), self.tile, self.overlap)
+        outputs = dict(zip(_OUTPUT_CHANNELS, tf.split(blended, list(_OUTPUT_CHANNELS.values()), axis=-1)))
+        return {"transmission": quantize(outputs["transmission"]), "reflection": quantize(outputs["reflection"]),
                 "attention": outputs["attention"], "edge": outputs["edge"]}
 
     def _serve_encoded(self, images):
@@ -70,7 +82,7 @@ def next_version(model_dir: Path) -> int:
 
 
 def export_bundle(networks: Networks, export_root: str | Path, model_name: str = "rrgan",
-                  version: int | None = None, exist_ok: bool = False) -> Path:
+                  version: int | None = None, exist_ok: bool = False, tile: int = TILE, overlap: int = OVERLAP) -> Path:
     """Write the SavedModel to ``export_root/model_name/version`` atomically and return that path.
 
     Versions are never overwritten; with ``exist_ok`` an existing version is returned as it is.
@@ -83,7 +95,7 @@ def export_bundle(networks: Networks, export_root: str | Path, model_name: str =
         return final
     if final.exists():
         raise RRGANError(f"{final}: version {version} already exists (versions are never overwritten)")
-    bundle = ServingBundle(networks)
+    bundle = ServingBundle(networks, tile, overlap)
     with atomic_path(final, folder=True) as temporary:
         tf.saved_model.save(bundle, str(temporary), signatures={SERVING_SIGNATURE: bundle.serve,
                                                                 ENCODED_SIGNATURE: bundle.serve_encoded})

@@ -16,13 +16,9 @@ import tensorflow as tf
 from rrgan import checkpoints
 from rrgan.config import Config
 from rrgan.errors import RRGANError
-from rrgan.export import (
-    SERVING_SIGNATURE,
-    WEIGHT_FILES,
-    ServingBundle,
-    find_saved_model,
-)
+from rrgan.export import OVERLAP, SERVING_SIGNATURE, TILE, WEIGHT_FILES, ServingBundle, find_saved_model
 from rrgan.models import Networks, build_generator, build_networks
+from rrgan.tiling import tile_starts, tile_weights
 
 PRETRAINED = Path(__file__).parent / "pretrained"
 
@@ -92,28 +88,10 @@ def load_model(path: str | Path | None = None) -> ModelFunction:
     return lambda images: signature(images=images)
 
 
-def _ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> np.ndarray:
-    """1 in the middle, rising over ``overlap`` pixels at tile borders that are not image borders."""
-    weights = np.ones(length, np.float32)
-    ramp = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
-    if not at_start:
-        weights[:overlap] = ramp[: min(overlap, length)]
-    if not at_end:
-        weights[length - overlap:] = np.minimum(weights[length - overlap:], ramp[::-1])
-    return weights
-
-
-def _starts(size: int, tile: int, overlap: int) -> list[int]:
-    if size <= tile:
-        return [0]
-    step = tile - overlap
-    starts = list(range(0, size - tile, step))
-    return starts + [size - tile]
-
-
-def remove_reflections(model: ModelFunction, image: np.ndarray, tile: int = 512, overlap: int = 64) -> dict:
+def remove_reflections(model: ModelFunction, image: np.ndarray, tile: int = TILE, overlap: int = OVERLAP) -> dict:
     """uint8 [H, W, 3] photo -> ``transmission`` and ``reflection`` uint8 [H, W, 3], processed in
-    overlapping tiles when larger than ``tile``."""
+    overlapping tiles when larger than ``tile`` (the tiles and weights of ``rrgan.tiling``; a
+    SavedModel of rrgan also tiles inside, so this path serves any model function and any tile size)."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise RRGANError(f"expected an RGB image [H, W, 3], got shape {image.shape}")
     if overlap * 2 >= tile:
@@ -124,13 +102,12 @@ def remove_reflections(model: ModelFunction, image: np.ndarray, tile: int = 512,
         return {key: np.asarray(outputs[key][0]) for key in ("transmission", "reflection")}
     totals = {key: np.zeros((height, width, 3), np.float32) for key in ("transmission", "reflection")}
     weight_sum = np.zeros((height, width, 1), np.float32)
-    row_starts, column_starts = _starts(height, tile, overlap), _starts(width, tile, overlap)
-    for top in row_starts:
-        for left in column_starts:
+    for top in tile_starts(height, tile, overlap).numpy():
+        for left in tile_starts(width, tile, overlap).numpy():
             bottom, right = min(top + tile, height), min(left + tile, width)
             outputs = model(tf.constant(image[None, top:bottom, left:right]))
-            weights = (_ramp(bottom - top, overlap, top == 0, bottom == height)[:, None]
-                       * _ramp(right - left, overlap, left == 0, right == width)[None, :])[..., None]
+            weights = (tile_weights(bottom - top, overlap, top == 0, bottom == height).numpy()[:, None]
+                       * tile_weights(right - left, overlap, left == 0, right == width).numpy()[None, :])[..., None]
             for key in totals:
                 totals[key][top:bottom, left:right] += weights * np.asarray(outputs[key][0], np.float32)
             weight_sum[top:bottom, left:right] += weights

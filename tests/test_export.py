@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import random_networks
+from conftest import random_image, random_networks
 
 from rrgan.errors import RRGANError
 from rrgan.export import (
@@ -95,3 +95,21 @@ def test_bundles_work_without_being_kept_in_a_name(networks, tmp_path):
     first = ServingBundle(networks).serve(images)["transmission"].numpy()
     gc.collect()
     np.testing.assert_array_equal(ServingBundle(networks).serve(images)["transmission"].numpy(), first)
+
+
+def test_signature_tiles_inside_the_graph_like_the_python_path(tmp_path):
+    from rrgan.inference import remove_reflections
+
+    networks = random_networks(seed=3)
+    path = export_bundle(networks, tmp_path, "rrgan", tile=64, overlap=16)
+    signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+    image = random_image(4, 150, 170)  # 3 x 3 tiles
+    served = signature(images=tf.constant(image[None]))
+    assert served["attention"].shape == (1, 150, 170, 1) and served["edge"].shape == (1, 150, 170, 1)
+    untiled = ServingBundle(networks, tile=4096, overlap=16).serve
+    python_tiled = remove_reflections(untiled, image, tile=64, overlap=16)
+    for key in ("transmission", "reflection"):
+        difference = np.abs(served[key].numpy()[0].astype(int) - python_tiled[key].astype(int))
+        assert difference.max() <= 1, key
+    whole = untiled(tf.constant(image[None]))["transmission"].numpy()[0]
+    assert np.abs(served["transmission"].numpy()[0].astype(int) - whole.astype(int)).max() > 1  # it did tile

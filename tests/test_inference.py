@@ -82,7 +82,7 @@ def test_remove_cli_skips_bad_files_by_name(workdir, tmp_path, capsys):
 
 @pytest.mark.parametrize("arguments, message", [
     (["{tmp}/missing.jpg", "--method", "yang2019"], "missing.jpg: no such file"),
-    (["{tmp}/empty_folder", "--method", "yang2019"], "no images found"),
+    (["{tmp}/empty_folder", "--method", "yang2019"], "no files found"),
     (["{tmp}/photo.png", "--model", "{tmp}/no_model"], "no_model: no such model"),
     (["{tmp}/photo.png"], "ships no pretrained weights"),
 ])

@@ -1,0 +1,71 @@
+"""Overlapping tiles: where they start along an axis, and how their outputs blend.
+
+One definition in TensorFlow ops, used in the graph that TF Serving runs (``rrgan.export``) and,
+eagerly, by the Python path (``rrgan.inference``), so both cut a photo the same way. A tile's
+output is weighted by a ramp that falls towards its borders, except at the photo's own borders,
+so seams are invisible; memory is bounded by the tile size whatever the photo size.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import tensorflow as tf
+
+
+def tile_starts(size, tile: int, overlap: int) -> tf.Tensor:
+    """Start of each tile along an axis of ``size`` pixels: every ``tile - overlap`` pixels, the last
+    one flush with the end; a single tile at 0 when the axis fits in one."""
+    size = tf.cast(size, tf.int32)
+    step = tile - overlap
+    count = tf.where(size <= tile, 1, (size - tile + step - 1) // step + 1)
+    return tf.minimum(tf.range(count) * step, tf.maximum(size - tile, 0))
+
+
+def tile_weights(length, overlap: int, at_start, at_end) -> tf.Tensor:
+    """Blending weights along a tile's axis: 1 in the middle, rising over ``overlap`` pixels at a
+    border that is not the photo's own."""
+    position = tf.cast(tf.range(length), tf.float32)
+    rising = tf.minimum((position + 0.5) / overlap, 1.0)
+    falling = tf.minimum((tf.cast(length, tf.float32) - position - 0.5) / overlap, 1.0)
+    weights = tf.ones_like(position)
+    weights = tf.where(at_start, weights, tf.minimum(weights, rising))
+    return tf.where(at_end, weights, tf.minimum(weights, falling))
+
+
+def _axis(size, tile: int, overlap: int):
+    starts = tile_starts(size, tile, overlap)
+    length = tf.minimum(tile, size)
+
+    def weights(start):
+        return tile_weights(length, overlap, tf.equal(start, 0), tf.equal(start + length, size))
+
+    # The weights are separable, so their sum over the grid is the product of per-axis sums.
+    placed = tf.map_fn(lambda start: tf.pad(weights(start), [[start, size - start - length]]), starts,
+                       fn_output_signature=tf.float32)
+    return starts, length, weights, tf.reduce_sum(placed, axis=0)
+
+
+def blend_tiles(run: Callable[[tf.Tensor], tf.Tensor], images: tf.Tensor, channels: int, tile: int,
+                overlap: int) -> tf.Tensor:
+    """``run`` (images [N, h, w, 3] -> float32 [N, h, w, channels]) over ``images`` [N, H, W, 3] in
+    overlapping tiles, one after another, blended into float32 [N, H, W, channels]."""
+    shape = tf.shape(images)
+    batch, height, width = shape[0], shape[1], shape[2]
+    row_starts, tile_height, row_weights, row_total = _axis(height, tile, overlap)
+    column_starts, tile_width, column_weights, column_total = _axis(width, tile, overlap)
+    columns = tf.size(column_starts)
+
+    def body(index, total):
+        top, left = row_starts[index // columns], column_starts[index % columns]
+        outputs = run(images[:, top:top + tile_height, left:left + tile_width])
+        weights = row_weights(top)[:, None, None] * column_weights(left)[None, :, None]
+        begin, end = tf.stack([0, top, left, 0]), tf.stack([batch, top + tile_height, left + tile_width, channels])
+        updated = total[:, top:top + tile_height, left:left + tile_width] + outputs * weights
+        return index + 1, tf.raw_ops.TensorStridedSliceUpdate(input=total, begin=begin, end=end,
+                                                              strides=tf.ones([4], tf.int32), value=updated)
+
+    total = tf.zeros(tf.stack([batch, height, width, channels]))
+    _, total = tf.while_loop(lambda index, _: index < tf.size(row_starts) * columns, body, [0, total],
+                             parallel_iterations=1)
+    return total / (row_total[None, :, None, None] * column_total[None, None, :, None])
