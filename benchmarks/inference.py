@@ -1,11 +1,13 @@
-"""Inference speed and memory of the exported SavedModel, for the tiny and base presets.
+"""Inference speed and memory of the exported SavedModel's serving signature: presets and the shipped model.
 
-    python benchmarks/inference.py [--presets tiny base] [--repeats 3]
+    python benchmarks/inference.py [--models tiny cpu shipped] [--repeats 3] [--untiled]
 
-For each preset: exports a bundle (random weights: speed does not depend on them), then, each
-case in a fresh process so peak RSS is its own, prints milliseconds per megapixel (median of
---repeats runs after a warm-up) and the process's peak RSS for a 512x512 and a 1024x1024 photo
-in one pass, and a 4000x3000 photo in 512-pixel tiles.
+For each model: exports a bundle (presets with random weights: speed does not depend on them;
+``shipped``: the weights in rrgan/pretrained), then, each case in a fresh process so that peak RSS
+is its own, calls the loaded ``serving_default`` signature on one photo (which tiles inside the
+graph, 512-pixel tiles) and prints milliseconds per megapixel (median of --repeats calls after a
+warm-up; one call for 24 MP) and the process's peak RSS. ``--untiled`` exports without in-graph
+tiling, to compare memory with the whole photo in one pass.
 """
 
 from __future__ import annotations
@@ -16,61 +18,68 @@ import subprocess
 import sys
 import tempfile
 
-CASES = [("512x512", 512, 512, None), ("1024x1024", 1024, 1024, None), ("4000x3000 tiled", 3000, 4000, 512)]
+CASES = [("512x512", 512, 512), ("1024x1024", 1024, 1024), ("24 MP (6000x4000)", 4000, 6000)]
 
 
-def measure(model_path: str, height: int, width: int, tile: int | None, repeats: int) -> dict:
-    """Runs in a child process: time remove_reflections on one photo, report peak RSS."""
+def measure(model_path: str, height: int, width: int, repeats: int) -> dict:
+    """Runs in a child process: time the signature on one photo, report peak RSS."""
     import resource
     import statistics
     import time
 
     import numpy as np
+    import tensorflow as tf
 
-    from rrgan.inference import load_model, remove_reflections
-
-    model = load_model(model_path)
-    image = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    tile = tile or max(height, width)
-    remove_reflections(model, image, tile=tile)
+    signature = tf.saved_model.load(model_path).signatures["serving_default"]
+    image = tf.constant(np.random.default_rng(0).integers(0, 256, (1, height, width, 3), dtype=np.uint8))
+    signature(images=image[:, :64, :64])  # trace and load outside the timing
     times = []
-    for _ in range(repeats):
+    for _ in range(repeats if height * width < 10_000_000 else 1):
         start = time.perf_counter()
-        remove_reflections(model, image, tile=tile)
+        signature(images=image)["transmission"].numpy()
         times.append(time.perf_counter() - start)
-    megapixels = height * width / 1e6
-    return {"ms_per_megapixel": 1000 * statistics.median(times) / megapixels,
+    return {"ms_per_megapixel": 1000 * statistics.median(times) / (height * width / 1e6),
             "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20}
+
+
+def _networks(name: str):
+    from rrgan.config import preset
+    from rrgan.inference import load_networks
+    from rrgan.models import build_networks
+
+    return load_networks() if name == "shipped" else build_networks(preset(name).model)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", nargs="+", default=["tiny", "base"])
+    parser.add_argument("--models", nargs="+", default=["tiny", "cpu", "shipped"],
+                        help="preset names, or 'shipped' for the weights in the package")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--untiled", action="store_true", help="export without in-graph tiling")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        path, height, width, tile, repeats = args.child
-        print(json.dumps(measure(path, int(height), int(width), int(tile) or None, int(repeats))))
+        path, height, width, repeats = args.child
+        print(json.dumps(measure(path, int(height), int(width), int(repeats))))
         return
 
-    from rrgan.config import preset
-    from rrgan.export import export_bundle
-    from rrgan.models import build_networks
+    from rrgan.export import TILE, export_bundle
 
+    tile = 100_000 if args.untiled else TILE
     with tempfile.TemporaryDirectory() as root:
-        for name in args.presets:
-            path = export_bundle(build_networks(preset(name).model), root, name)
-            print(f"[{name}]")
-            for label, height, width, tile in CASES:
+        for name in args.models:
+            path = export_bundle(_networks(name), root, name, tile=tile)
+            print(f"[{name}] serving_default, {'no tiling' if args.untiled else f'{tile}-pixel tiles in the graph'}")
+            for label, height, width in CASES:
                 child = subprocess.run([sys.executable, __file__, "--child", str(path), str(height), str(width),
-                                        str(tile or 0), str(args.repeats)], capture_output=True, text=True)
+                                        str(args.repeats)], capture_output=True, text=True)
                 if child.returncode:
-                    print(f"  {label:16s} failed: {child.stderr.strip().splitlines()[-1]}")
+                    reason = (child.stderr.strip().splitlines() or [f"exit status {child.returncode}"])[-1]
+                    print(f"  {label:18s} failed: {reason}")
                     continue
                 result = json.loads(child.stdout.strip().splitlines()[-1])
-                print(f"  {label:16s} {result['ms_per_megapixel']:9.0f} ms/MP   "
-                      f"peak RSS {result['peak_rss_gib']:.2f} GiB")
+                print(f"  {label:18s} {result['ms_per_megapixel']:9.0f} ms/MP   "
+                      f"peak RSS {result['peak_rss_gib']:.2f} GiB", flush=True)
 
 
 if __name__ == "__main__":
