@@ -14,6 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from rrgan.errors import RRGANError  # noqa: E402
 
+EXAMPLE_PHOTO = Path(__file__).parent / "examples" / "window.jpg"  # made by docs/make_example.py
+
 
 def _friendly(prog: str):
     """Run a main function; print RRGANError as ``prog: error: ...`` and exit 2."""
@@ -90,6 +92,17 @@ def _preview(args) -> int:
     return 0
 
 
+def _example(args) -> int:
+    import shutil
+
+    from rrgan.files import atomic_path
+
+    with atomic_path(args.output) as temporary:
+        shutil.copyfile(EXAMPLE_PHOTO, temporary)
+    print(args.output)
+    return 0
+
+
 def _default(args) -> int:
     from rrgan.data.default import write_default_photos
 
@@ -123,6 +136,11 @@ def data_main(argv=None) -> int:
     preview.add_argument("--seed", type=int, default=0)
     _add_config_arguments(preview, "tiny")
     preview.set_defaults(run=_preview)
+
+    example = commands.add_parser("example", help="write the example photo shipped with rrgan: a coffee cup "
+                                                  "behind glass with a reflection (public-domain images)")
+    example.add_argument("-o", "--output", default="window.jpg", help="file to write (default: window.jpg)")
+    example.set_defaults(run=_example)
 
     default = commands.add_parser("default", help="write the embedded default scenes as PNGs")
     default.add_argument("-o", "--output", required=True, help="folder to write into")

@@ -94,3 +94,9 @@ def test_cli_user_errors_are_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "rrgan-data: error:" in err and "nowhere" in err
     assert data_main(["preview", "--set", "data.crop_size=big", "-o", str(tmp_path / "p.png")]) == 2
     assert "data.crop_size" in capsys.readouterr().err
+
+
+def test_example_photo_is_shipped(tmp_path, capsys):
+    assert data_main(["example", "-o", str(tmp_path / "window.jpg")]) == 0
+    photo = read_rgb(tmp_path / "window.jpg")
+    assert photo.shape == (400, 600, 3)
