@@ -12,9 +12,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from rrgan import EXAMPLE_PHOTO  # noqa: E402
 from rrgan.errors import RRGANError  # noqa: E402
-
-EXAMPLE_PHOTO = Path(__file__).parent / "examples" / "window.jpg"  # made by docs/make_example.py
 
 
 def _friendly(prog: str):
