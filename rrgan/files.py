@@ -20,6 +20,9 @@ def atomic_path(final: str | os.PathLike, folder: bool = False) -> Iterator[Path
     final.parent.mkdir(parents=True, exist_ok=True)
     if folder:
         temporary = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o777 & ~umask)  # mkdtemp's 0700 would hide a model from a TF Serving user
     else:
         temporary = final.with_name(f".{final.name}.tmp")
     try:
