@@ -111,8 +111,9 @@ class ModelConfig:
     generator_depth: int = 2  # stride-2 levels of the generator's encoder (at least 2)
     generator_dilations: tuple[int, ...] = (2, 4, 8, 16)  # dilated convs in the bottleneck
     # A per-image colour gain and offset, from globally pooled features, applied before the local
-    # correction: a reflection changes a photo's overall level as well as its details.
-    generator_colour: bool = True
+    # correction: a reflection changes a photo's overall level as well as its details. Off by
+    # default so that configs written before it (rrgan 0.1) keep their architecture.
+    generator_colour: bool = False
     discriminator_width: int = 64  # channels of its first layer (doubled per layer, up to 8x)
     discriminator_layers: int = 5  # stride-2 layers: the patch a score sees
 
@@ -247,12 +248,15 @@ class Config:
 
 
 def _upgrade(values: dict[str, Any]) -> dict[str, Any]:
-    """Configs saved by rrgan 0.1 had ``train.mixed_precision`` (float16) where ``train.precision`` is now."""
+    """Configs saved by rrgan 0.1 (known by ``train.mixed_precision``, float16, where
+    ``train.precision`` is now) keep what they trained with: a constant learning rate, whose
+    optimizer state their checkpoints hold."""
     train = values.get("train")
     if isinstance(train, dict) and "mixed_precision" in train:
         train = dict(train)
         legacy = train.pop("mixed_precision")
         train.setdefault("precision", "mixed_float16" if legacy is True else "float32")
+        train.setdefault("learning_rate_schedule", "constant")
         values = {**values, "train": train}
     return values
 
@@ -374,8 +378,8 @@ def _cpu() -> Config:
         data=DataConfig(crop_size=128, real_fraction=0.5, shuffle_buffer=256),
         model=ModelConfig(backbone="hed", backbone_stages=3, attention_steps=3, attention_width=16,
                           attention_blocks=2, attention_scale=2, edge_width=16, edge_blocks=2, generator_width=24,
-                          generator_depth=3, generator_dilations=(2, 4, 8), discriminator_width=32,
-                          discriminator_layers=4),
+                          generator_depth=3, generator_dilations=(2, 4, 8), generator_colour=True,
+                          discriminator_width=32, discriminator_layers=4),
         loss=LossConfig(perceptual=0.0),
         train=TrainConfig(batch_size=8, aux_steps=600, gan_steps=6000, aux_learning_rate=5e-4,
                           generator_learning_rate=3e-4, discriminator_learning_rate=1e-4,

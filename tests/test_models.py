@@ -84,7 +84,7 @@ def test_all_presets(name):
 
 
 def test_colour_path_applies_a_per_image_gain():
-    config = preset("tiny").model
+    config = preset("tiny").override(["model.generator_colour=true"]).model
     generator = build_generator(config)
     kernel, bias = generator.get_layer("colour").get_weights()
     generator.get_layer("colour").set_weights([kernel, np.array([-0.2, -0.2, -0.2, 0.05, 0.05, 0.05], "float32")])

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -278,3 +279,20 @@ def test_logs_that_are_not_a_terminal_get_one_line_per_log_interval(tmp_path, ca
     lines = [line for line in out.splitlines() if " step " in line and "images/s" in line]
     assert [line.split(":")[0] for line in lines] == ["aux step 2/4", "aux step 4/4", "gan step 2/4", "gan step 4/4"]
     assert all("left" in line and "aux_total" in line for line in lines[:2])
+
+
+def test_a_run_written_by_rrgan_0_1_still_loads_and_resumes(tmp_path):
+    """tests/data/run_v0.1: a tiny run (config.json with the old train.mixed_precision key, and a
+    checkpoint at aux step 2 / gan step 2) written by rrgan 0.1 before the code was reorganised."""
+    import shutil
+
+    from rrgan.inference import load_workdir
+
+    workdir = shutil.copytree(Path(__file__).parent / "data" / "run_v0.1", tmp_path / "run")
+    networks = load_workdir(workdir)
+    output = networks.remove_reflection(np.zeros((1, 16, 16, 3), "float32"))["transmission"]
+    assert output.shape == (1, 16, 16, 3)
+    resumed = train(None, workdir, progress=False, stages=("gan",))  # the run's own config
+    assert (resumed.aux_step, resumed.gan_step) == (2, 2)  # restored, nothing left to train
+    sets = [arg for item in ["train.gan_steps=3"] for arg in ("--set", item)]
+    assert train_main(["--workdir", str(workdir), "--quiet", "--stage", "gan", *sets]) == 0
