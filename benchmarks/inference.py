@@ -1,6 +1,7 @@
 """Inference speed and memory of the exported SavedModel's serving signature: presets and the shipped model.
 
     python benchmarks/inference.py [--models tiny cpu shipped] [--repeats 3] [--untiled]
+                                   [--precision float32|mixed_bfloat16|auto]
 
 For each model: exports a bundle (presets with random weights: speed does not depend on them;
 ``shipped``: the weights in rrgan/pretrained), then, each case in a fresh process so that peak RSS
@@ -42,12 +43,17 @@ def measure(model_path: str, height: int, width: int, repeats: int) -> dict:
             "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20}
 
 
-def _networks(name: str):
+def _networks(name: str, precision: str):
     from rrgan.config import preset
-    from rrgan.inference import load_networks
+    from rrgan.inference import compute_precision, load_networks
+    from rrgan.layers import dtype_policy
     from rrgan.models import build_networks
 
-    return load_networks() if name == "shipped" else build_networks(preset(name).model)
+    if name == "shipped":
+        return load_networks(precision=precision)
+    policy = compute_precision(precision)
+    with dtype_policy(None if policy == "float32" else policy):
+        return build_networks(preset(name).model)
 
 
 def main() -> None:
@@ -56,6 +62,8 @@ def main() -> None:
                         help="preset names, or 'shipped' for the weights in the package")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--untiled", action="store_true", help="export without in-graph tiling")
+    parser.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16", "auto"),
+                        help="compute dtype of the exported networks (default: float32)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -68,8 +76,9 @@ def main() -> None:
     tile = 100_000 if args.untiled else TILE
     with tempfile.TemporaryDirectory() as root:
         for name in args.models:
-            path = export_bundle(_networks(name), root, name, tile=tile)
-            print(f"[{name}] serving_default, {'no tiling' if args.untiled else f'{tile}-pixel tiles in the graph'}")
+            path = export_bundle(_networks(name, args.precision), root, name, tile=tile)
+            print(f"[{name}] serving_default, {args.precision}, "
+                  f"{'no tiling' if args.untiled else f'{tile}-pixel tiles in the graph'}")
             for label, height, width in CASES:
                 child = subprocess.run([sys.executable, __file__, "--child", str(path), str(height), str(width),
                                         str(args.repeats)], capture_output=True, text=True)

@@ -220,7 +220,7 @@ def _method(args):
     from rrgan.inference import load_model, remove_reflections
 
 
-    model = load_model(args.model)
+    model = load_model(args.model, args.precision)
     return lambda image: remove_reflections(model, image, tile=args.tile, overlap=args.overlap)["transmission"]
 
 
@@ -229,9 +229,16 @@ def _add_method_arguments(parser: argparse.ArgumentParser) -> None:
                                         "weights folder (default: the weights shipped with rrgan)")
     parser.add_argument("--method", choices=("rrgan", "yang2019"), default="rrgan",
                         help="rrgan, or yang2019: the closed-form method of Yang et al. CVPR 2019 (no training)")
+    _add_precision(parser, "auto")
     parser.add_argument("--tile", type=int, default=512, help="tile size for large photos (default: 512)")
     parser.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (default: 64)")
     _add_size_limit(parser)
+
+
+def _add_precision(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default=default,
+                        help="compute dtype of the networks (weights stay float32); auto: bfloat16 on CPUs "
+                             f"with native bfloat16 support, else float32 (default: {default})")
 
 
 def _add_size_limit(parser: argparse.ArgumentParser) -> None:
@@ -341,13 +348,14 @@ def export_main(argv=None) -> int:
     parser.add_argument("--version", type=int, help="version number (default: the next free one)")
     parser.add_argument("--weights", metavar="FOLDER", help="instead of a SavedModel, write a weights folder "
                                                             "(config.json + .weights.h5 files, as shipped)")
+    _add_precision(parser, "float32")
     args = parser.parse_args(argv)
 
     from rrgan.config import Config
     from rrgan.export import export_bundle, save_weights
     from rrgan.inference import load_networks, pretrained_folder
 
-    networks = load_networks(args.workdir)
+    networks = load_networks(args.workdir, args.precision)  # the serving machine may lack native bfloat16
     if args.weights:
         config = Config.load(Path(args.workdir or pretrained_folder()) / "config.json")
         print(save_weights(networks, config, args.weights))

@@ -158,3 +158,15 @@ def test_shipped_model_makes_the_example_photo_better():
     output = remove_reflections(load_model(), photo)["transmission"]
     assert output.shape == photo.shape
     assert psnr(output, clean) > psnr(photo, clean) + 0.5
+
+
+def test_bfloat16_compute_stays_close_to_float32(tmp_path):
+    from rrgan.inference import compute_precision
+
+    assert compute_precision("float32") == "float32"
+    assert compute_precision("auto") in ("float32", "mixed_bfloat16")
+    weights = save_weights(random_networks(seed=5, scale=0.05), preset("tiny"), tmp_path / "weights")
+    image = tf.constant(random_image(6, 40, 36)[None])
+    full = load_model(weights, "float32")(image)["transmission"].numpy().astype(int)
+    half = load_model(weights, "mixed_bfloat16")(image)["transmission"].numpy().astype(int)
+    assert np.abs(full - half).mean() < 1.0 and np.abs(full - half).max() <= 4
