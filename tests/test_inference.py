@@ -60,7 +60,7 @@ def test_workdir_and_export_load_the_same_model(workdir, tmp_path, capsys):
     assert export_main([str(workdir), "-o", str(tmp_path / "export")]) == 0
     exported = capsys.readouterr().out.strip()
     image = draw_scene(5, 40)[None]
-    from_workdir = load_model(workdir)(tf.constant(image))["transmission"].numpy()
+    from_workdir = load_model(workdir, "float32")(tf.constant(image))["transmission"].numpy()
     from_export = load_model(exported)(tf.constant(image))["transmission"].numpy()
     assert np.abs(from_workdir.astype(int) - from_export.astype(int)).max() <= 1
 
@@ -135,11 +135,13 @@ def test_weights_folder_is_the_shipped_form(tmp_path, capsys, monkeypatch):
                                                         "edge_net.weights.h5", "generator.weights.h5"]
     image = draw_scene(9, 48)[None]
     expected = ServingBundle(networks).serve(tf.constant(image))["transmission"].numpy()
-    np.testing.assert_array_equal(load_model(folder)(tf.constant(image))["transmission"].numpy(), expected)
+    np.testing.assert_array_equal(load_model(folder, "float32")(tf.constant(image))["transmission"].numpy(),
+                                  expected)
     # the package's own weights: rrgan-remove and rrgan-export need no --model
     monkeypatch.setattr("rrgan.inference.PRETRAINED", folder)
     write_image(tmp_path / "photo.png", image[0])
-    assert remove_main([str(tmp_path / "photo.png"), "-o", str(tmp_path / "out"), "--quiet"]) == 0
+    assert remove_main([str(tmp_path / "photo.png"), "-o", str(tmp_path / "out"), "--quiet",
+                        "--precision", "float32"]) == 0
     np.testing.assert_array_equal(cv2.imread(str(tmp_path / "out" / "photo.png"))[..., ::-1], expected[0])
     assert export_main(["-o", str(tmp_path / "export")]) == 0
     assert (tmp_path / "export" / "rrgan" / "1" / "saved_model.pb").exists()
