@@ -23,7 +23,7 @@ from rrgan.errors import RRGANError
 from rrgan.files import atomic_path
 from rrgan.metrics import quantize
 from rrgan.models import Networks
-from rrgan.tiling import blend_tiles
+from rrgan.tiling import blend_tiles, check_tiles
 
 SERVING_SIGNATURE = "serving_default"
 ENCODED_SIGNATURE = "remove_encoded"
@@ -41,8 +41,7 @@ class ServingBundle(tf.Module):
 
     def __init__(self, networks: Networks, tile: int = TILE, overlap: int = OVERLAP):
         super().__init__(name="rrgan_bundle")
-        if overlap * 2 >= tile:
-            raise RRGANError(f"tile overlap ({overlap}) must be less than half the tile size ({tile})")
+        check_tiles(tile, overlap)
         self.networks, self.tile, self.overlap = networks, tile, overlap
         # Tracked as attributes so that the SavedModel holds their weights (the backbone's too).
         self.edge_net = networks.edge_net

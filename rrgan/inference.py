@@ -19,7 +19,7 @@ from rrgan.errors import RRGANError
 from rrgan.export import OVERLAP, SERVING_SIGNATURE, TILE, WEIGHT_FILES, ServingBundle, find_saved_model
 from rrgan.layers import dtype_policy
 from rrgan.models import Networks, build_generator, build_networks
-from rrgan.tiling import tile_starts, tile_weights
+from rrgan.tiling import check_tiles, tile_starts, tile_weights
 
 PRETRAINED = Path(__file__).parent / "pretrained"
 
@@ -112,8 +112,7 @@ def remove_reflections(model: ModelFunction, image: np.ndarray, tile: int = TILE
     SavedModel of rrgan also tiles inside, so this path serves any model function and any tile size)."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise RRGANError(f"expected an RGB image [H, W, 3], got shape {image.shape}")
-    if overlap * 2 >= tile:
-        raise RRGANError(f"tile overlap ({overlap}) must be less than half the tile size ({tile})")
+    check_tiles(tile, overlap)
     height, width = image.shape[:2]
     if height <= tile and width <= tile:
         outputs = model(tf.constant(image[None]))

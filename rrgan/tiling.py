@@ -12,6 +12,14 @@ from typing import Callable
 
 import tensorflow as tf
 
+from rrgan.errors import RRGANError
+
+
+def check_tiles(tile: int, overlap: int) -> None:
+    """Tiles must overlap by less than half their size, or a pixel could sit in three of them."""
+    if overlap * 2 >= tile:
+        raise RRGANError(f"tile overlap ({overlap}) must be less than half the tile size ({tile})")
+
 
 def tile_starts(size, tile: int, overlap: int) -> tf.Tensor:
     """Start of each tile along an axis of ``size`` pixels: every ``tile - overlap`` pixels, the last

@@ -1,4 +1,5 @@
 import gc
+import os
 import subprocess
 import sys
 
@@ -113,3 +114,13 @@ def test_signature_tiles_inside_the_graph_like_the_python_path(tmp_path):
         assert difference.max() <= 1, key
     whole = untiled(tf.constant(image[None]))["transmission"].numpy()[0]
     assert np.abs(served["transmission"].numpy()[0].astype(int) - whole.astype(int)).max() > 1  # it did tile
+
+
+def test_exported_folders_are_readable_by_other_users(tmp_path):
+    """A version folder gets the usual permissions (not mkdtemp's 0700), so a TF Serving user can read it."""
+    umask = os.umask(0o022)
+    try:
+        path = export_bundle(random_networks(), tmp_path, "rrgan")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o755

@@ -10,6 +10,7 @@ from rrgan.data.pairs import find_pairs
 from rrgan.data.pipeline import (
     collect_sources,
     evaluation_dataset,
+    evaluation_subset,
     global_shift,
     pair_records,
     training_dataset,
@@ -170,3 +171,9 @@ def test_misaligned_and_implausibly_lit_pairs_are_dropped(tmp_path):
     records = pair_records(collect_sources([tmp_path / "pairs"]))
     kept = [r["name"].decode() for r in records.filter(lambda r: usable_pair(r, config)).as_numpy_iterator()]
     assert kept == ["aligned_darker"]
+
+
+def test_evaluation_subset_spreads_over_the_sorted_set(tmp_path):
+    make_pair_folder(tmp_path / "pairs", ["a", "b", "c", "d", "e", "f"], size=(12, 12))
+    names = [e["name"][0].decode() for e in evaluation_subset(tmp_path / "pairs", 3).as_numpy_iterator()]
+    assert names == ["a", "c", "e"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -79,10 +78,9 @@ class ProgressLines(_StageCallback):
     """One line every ``every`` steps, for logs that are not a terminal (a file, nohup, CI), where a
     progress bar would write carriage-return lines thousands of characters long."""
 
-    def __init__(self, stage, optimizer, total_steps: int, batch_size: int, every: int, stream=None):
+    def __init__(self, stage, optimizer, total_steps: int, batch_size: int, every: int):
         super().__init__(stage, optimizer)
         self.total_steps, self.batch_size, self.every = total_steps, batch_size, every
-        self.stream = stream or sys.stdout
         self.window_start = None
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -98,8 +96,7 @@ class ProgressLines(_StageCallback):
         left = (self.total_steps - self.step) / max(steps_per_second, 1e-9)
         losses = " ".join(f"{name} {float(value):.4g}" for name, value in sorted((logs or {}).items()))
         print(f"{self.stage} step {self.step}/{self.total_steps}: {losses} | "
-              f"{steps_per_second * self.batch_size:.1f} images/s, {_duration(left)} left",
-              file=self.stream, flush=True)
+              f"{steps_per_second * self.batch_size:.1f} images/s, {_duration(left)} left", flush=True)
         self.window_start = (now, self.step)
 
 
