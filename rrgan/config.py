@@ -178,6 +178,8 @@ class TrainConfig:
     sample_every: int = 500  # steps between sample grids
     log_every: int = 10  # steps per loss log row
     validation_every: int = 1000  # steps
+    # Stage 2 stops once this many validations in a row found no better model (0: never).
+    early_stop_patience: int = 0
     # Validation pairs per --val set, spread evenly over the sorted set.
     validation_images: int = 60
     # Keras dtype policy of the networks: weights and losses stay float32 in every case.
@@ -193,6 +195,8 @@ class TrainConfig:
         for name in ("checkpoint_every", "sample_every", "log_every", "validation_every", "max_to_keep"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be at least 1, got {getattr(self, name)}")
+        if self.early_stop_patience < 0:
+            raise ConfigError(f"train.early_stop_patience must be 0 (off) or more, got {self.early_stop_patience}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"train.precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:

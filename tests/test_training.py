@@ -49,6 +49,21 @@ def test_one_pair_overfits():
     assert after > before + 3.0, (before, after)
 
 
+
+@pytest.mark.parametrize("adversarial", [0.0, 0.01])
+def test_discriminator_trains_only_with_an_adversarial_term(adversarial):
+    config = preset("tiny").override([f"loss.adversarial={adversarial}"])
+    networks = build_networks(config.model)
+    trainer = GANTrainer(networks, config.loss)
+    trainer.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    before = [w.copy() for w in networks.discriminator.get_weights()]
+    image, target = _one_pair()
+    logs = trainer.train_step({"input": tf.constant(image), "target": tf.constant(target)})
+    changed = any(not np.array_equal(a, b) for a, b in zip(before, networks.discriminator.get_weights()))
+    assert changed == (adversarial > 0)
+    assert ("discriminator_total" in logs) == ("adversarial" in logs) == (adversarial > 0)
+    assert np.isfinite(float(logs["generator_total"]))
+
 def test_auxiliary_stage_learns_edges_and_attention():
     config = preset("tiny")
     networks = build_networks(config.model)
@@ -296,3 +311,26 @@ def test_a_run_written_by_rrgan_0_1_still_loads_and_resumes(tmp_path):
     assert (resumed.aux_step, resumed.gan_step) == (2, 2)  # restored, nothing left to train
     sets = [arg for item in ["train.gan_steps=3"] for arg in ("--set", item)]
     assert train_main(["--workdir", str(workdir), "--quiet", "--stage", "gan", *sets]) == 0
+
+
+def test_stage_two_stops_early_when_validation_stops_improving(tmp_path, capsys):
+    # A zero learning rate: every validation scores the same model, so none after the first is better.
+    config = preset("tiny").override(FAST + ["train.aux_steps=0", "train.gan_steps=20", "train.validation_every=1",
+                                             "train.checkpoint_every=100", "train.generator_learning_rate=0",
+                                             "train.early_stop_patience=2"])
+    result = train(config, tmp_path, progress=False)
+    assert result.gan_step == 3  # best at step 1, then two validations without a better model
+    assert "stops early at step 3 (best: step 1" in capsys.readouterr().out
+    steps = [int(row["step"]) for row in csv.DictReader((tmp_path / "validation.csv").open())]
+    assert steps == [1, 2, 3]
+
+    # the stage's end was checkpointed (else this would restart at step 0), and it does not train on
+    assert train(None, tmp_path, progress=False).gan_step == 3
+    assert "not resumed" in capsys.readouterr().out
+
+
+def test_early_stop_patience_must_not_be_negative():
+    from rrgan.config import ConfigError
+
+    with pytest.raises(ConfigError, match="early_stop_patience"):
+        preset("tiny").override(["train.early_stop_patience=-1"])

@@ -106,8 +106,8 @@ def _duration(seconds: float) -> str:
 
 
 class _Periodic(_StageCallback):
-    """Runs ``act`` every ``every`` steps and when the stage ends (not after a divergence), at most
-    once per step."""
+    """Runs ``act`` every ``every`` steps and when the stage ends, at most once per step (a
+    divergence raises out of the loop, so nothing runs after one)."""
 
     def __init__(self, stage, optimizer, every: int):
         super().__init__(stage, optimizer)
@@ -127,8 +127,7 @@ class _Periodic(_StageCallback):
             self._act_once()
 
     def on_train_end(self, logs=None):
-        if not self.model.stop_training:
-            self._act_once()
+        self._act_once()
 
 
 class PeriodicCheckpoint(_Periodic):
@@ -165,17 +164,24 @@ class Validation(_Periodic):
     TensorBoard and the console; the last ones stay in ``scores``.
 
     The run's best model, by the mean PSNR gain over identity across the sets, is saved by
-    ``best_manager``: short runs swing between checkpoints, and the last one is not the best.
+    ``best_manager``: short runs swing between checkpoints, and the last one is not the best. With
+    ``patience``, the stage stops once that many validations in a row found no better model.
     """
 
     def __init__(self, stage, optimizer, networks: Networks, sets: dict[str, tf.data.Dataset], csv_path: Path,
-                 tensorboard_dir: Path, every: int, best_manager: tf.train.CheckpointManager | None = None):
+                 tensorboard_dir: Path, every: int, best_manager: tf.train.CheckpointManager | None = None,
+                 patience: int = 0):
         super().__init__(stage, optimizer, every)
         self.networks, self.sets, self.csv_path = networks, sets, csv_path
-        self.best_manager = best_manager
+        self.best_manager, self.patience = best_manager, patience
         self.writer = tf.summary.create_file_writer(str(tensorboard_dir / "validation"))
         self.scores: dict | None = None
-        self.best_gain = best_gain(best_manager)
+        self.best_gain, self.best_step = best_record(best_manager)
+
+    def patience_spent(self) -> bool:
+        """True once ``patience`` validations since the best model found none better."""
+        return bool(self.patience) and self.best_step is not None and (
+            self.step - self.best_step >= self.patience * self.every)
 
     def act(self):
         scores = self.scores = validation_scores(lambda images: self.networks.remove_reflection(images)["transmission"],
@@ -191,24 +197,30 @@ class Validation(_Periodic):
             tf.summary.scalar("mean_psnr_gain", gain)
         lines = [f"  {name}: PSNR {s['psnr']:.2f} dB, SSIM {s['ssim']:.3f} (identity {s['identity_psnr']:.2f} dB / "
                  f"{s['identity_ssim']:.3f})" for name, s in scores.items()]
-        improved = self.best_manager is not None and gain > self.best_gain
+        improved = gain > self.best_gain  # tracked on every worker, so that all of them stop together
         if improved:
-            self.best_gain = gain
-            self.best_manager.save(checkpoint_number=self.step)
-            write_best_gain(self.best_manager, gain, self.step)
+            self.best_gain, self.best_step = gain, self.step
+            if self.best_manager is not None:
+                self.best_manager.save(checkpoint_number=self.step)
+                write_best_gain(self.best_manager, gain, self.step)
         print(f"\nvalidation at {self.stage} step {self.step}: mean PSNR gain {gain:+.3f} dB"
-              + (" (best so far, saved)" if improved else "") + "\n" + "\n".join(lines), flush=True)
+              + (" (best so far)" if improved else "") + "\n" + "\n".join(lines), flush=True)
+        if self.patience_spent():
+            self.model.stop_training = True
+            print(f"no better model in {self.patience} validations: {self.stage} stage stops early at step "
+                  f"{self.step} (best: step {self.best_step}, {self.best_gain:+.3f} dB)", flush=True)
 
 
 SCORE_NAMES = ("psnr", "ssim", "identity_psnr", "identity_ssim")
 BEST_FILE = "best.json"
 
 
-def best_gain(manager: tf.train.CheckpointManager | None) -> float:
-    """The mean PSNR gain of the best model saved so far (minus infinity when none)."""
+def best_record(manager: tf.train.CheckpointManager | None) -> tuple[float, int | None]:
+    """The mean PSNR gain and step of the best model saved so far (minus infinity and None when none)."""
     if manager is None or not (Path(manager.directory) / BEST_FILE).is_file():
-        return -math.inf
-    return float(json.loads((Path(manager.directory) / BEST_FILE).read_text())["mean_psnr_gain"])
+        return -math.inf, None
+    record = json.loads((Path(manager.directory) / BEST_FILE).read_text())
+    return float(record["mean_psnr_gain"]), int(record["step"])
 
 
 def write_best_gain(manager: tf.train.CheckpointManager, gain: float, step: int) -> None:

@@ -306,7 +306,11 @@ class Run:
         if self.validation_sets:
             validation = cb.Validation("gan", optimizer, self.inference_networks, self.validation_sets,
                                        self.workdir / "validation.csv", self.workdir / "tensorboard",
-                                       train.validation_every, self.best_manager if self.chief else None)
+                                       train.validation_every, self.best_manager if self.chief else None,
+                                       train.early_stop_patience)
+            if validation.patience_spent():
+                print(f"gan stage stopped early at step {self.gan_step} (train.early_stop_patience); not resumed")
+                return
             callbacks.append(validation)
         train_steps(self.strategy, self.gan_trainer, self._dataset(self.gan_step), remaining, callbacks,
                     self._progress_bar)

@@ -69,11 +69,12 @@ class GANTrainer(keras.Model):
     The auxiliary nets are frozen unless ``fine_tune_aux`` (then ``compile`` needs an
     ``aux_optimizer``, a low rate, and their stage-1 losses are kept). The adversarial weight
     lives in ``adversarial_weight``, a non-trainable variable that a callback ramps up, so the
-    warm-up never retraces the step.
+    warm-up never retraces the step. With ``loss.adversarial`` = 0 the discriminator is left out
+    of the step (it would train for nothing).
     """
 
-    LOSSES = ("generator_total", "pixel", "multiscale", "gradient", "perceptual", "exclusion", "adversarial",
-              "discriminator_total", "discriminator_map")
+    LOSSES = ("generator_total", "pixel", "multiscale", "gradient", "perceptual", "exclusion")
+    ADVERSARIAL_LOSSES = ("adversarial", "discriminator_total", "discriminator_map")
 
     def __init__(self, networks: Networks, loss_config: LossConfig, perceptual_features: keras.Model | None = None,
                  fine_tune_aux: bool = False, **kwargs):
@@ -89,7 +90,9 @@ class GANTrainer(keras.Model):
         self.loss_config = loss_config
         self.adversarial_weight = keras.Variable(0.0, trainable=False, name="adversarial_weight")
         self.fine_tune_aux = fine_tune_aux
-        self.trackers = _Trackers(self.LOSSES + (AuxiliaryTrainer.LOSSES if fine_tune_aux else ()))
+        self.adversarial = loss_config.adversarial > 0
+        self.trackers = _Trackers(self.LOSSES + (self.ADVERSARIAL_LOSSES if self.adversarial else ())
+                                  + (AuxiliaryTrainer.LOSSES if fine_tune_aux else ()))
 
     @property
     def metrics(self):
@@ -103,7 +106,8 @@ class GANTrainer(keras.Model):
         self.discriminator_optimizer = discriminator_optimizer
         self.aux_optimizer = aux_optimizer
 
-    def generator_losses(self, target, outputs, real_logits, fake_logits) -> dict:
+    def generator_losses(self, target, outputs, real_logits=None, fake_logits=None) -> dict:
+        """The generator's losses; the adversarial one only when given the discriminator's logits."""
         config = self.loss_config
         transmission = outputs["transmission"]
         values = {
@@ -111,14 +115,17 @@ class GANTrainer(keras.Model):
             "multiscale": losses.multiscale_loss(outputs, target),
             "gradient": losses.gradient_loss(transmission, target),
             "exclusion": losses.exclusion_loss(transmission, outputs["reflection"]),
-            "adversarial": losses.generator_adversarial_loss(real_logits, fake_logits, config.adversarial_kind),
             "perceptual": (losses.perceptual_loss(self.perceptual_features, transmission, target)
                            if config.perceptual > 0 else tf.constant(0.0)),
         }
         values["generator_total"] = (
             config.pixel * values["pixel"] + config.multiscale * values["multiscale"]
             + config.gradient * values["gradient"] + config.perceptual * values["perceptual"]
-            + config.exclusion * values["exclusion"] + self.adversarial_weight * values["adversarial"])
+            + config.exclusion * values["exclusion"])
+        if real_logits is not None:
+            values["adversarial"] = losses.generator_adversarial_loss(real_logits, fake_logits,
+                                                                      config.adversarial_kind)
+            values["generator_total"] += self.adversarial_weight * values["adversarial"]
         return values
 
     def train_step(self, batch):
@@ -130,19 +137,23 @@ class GANTrainer(keras.Model):
             if not self.fine_tune_aux:
                 guidance = tf.nest.map_structure(tf.stop_gradient, guidance)
             outputs = self.wiring.generate(image, guidance, training=True)
-            real = self.discriminator(target, training=True)
-            fake = self.discriminator(outputs["transmission"], training=True)
-            values = self.generator_losses(target, outputs, real["score"], fake["score"])
-            values["discriminator_map"] = losses.discriminator_map_loss(
-                real["map"], fake["map"], tf.stop_gradient(guidance["attention_maps"][..., -1:]))
-            values["discriminator_total"] = (
-                losses.discriminator_adversarial_loss(real["score"], fake["score"], config.adversarial_kind)
-                + config.discriminator_map * values["discriminator_map"])
+            if self.adversarial:
+                real = self.discriminator(target, training=True)
+                fake = self.discriminator(outputs["transmission"], training=True)
+                values = self.generator_losses(target, outputs, real["score"], fake["score"])
+                values["discriminator_map"] = losses.discriminator_map_loss(
+                    real["map"], fake["map"], tf.stop_gradient(guidance["attention_maps"][..., -1:]))
+                values["discriminator_total"] = (
+                    losses.discriminator_adversarial_loss(real["score"], fake["score"], config.adversarial_kind)
+                    + config.discriminator_map * values["discriminator_map"])
+                discriminator_loss = self.discriminator_optimizer.scale_loss(
+                    values["discriminator_total"] / _replicas())
+            else:
+                values = self.generator_losses(target, outputs)
             if self.fine_tune_aux:
                 values.update(losses.auxiliary_losses(guidance["attention_maps"], guidance["edge"], image, target,
                                                       config))
             generator_loss = self.generator_optimizer.scale_loss(values["generator_total"] / _replicas())
-            discriminator_loss = self.discriminator_optimizer.scale_loss(values["discriminator_total"] / _replicas())
             if self.fine_tune_aux:
                 aux_loss = self.aux_optimizer.scale_loss(
                     (values["aux_total"] + values["generator_total"]) / _replicas())
@@ -152,9 +163,10 @@ class GANTrainer(keras.Model):
         # rate and the adversarial warm-up keep the game stable without alternation.
         generator_variables = self.generator.trainable_variables
         self.generator_optimizer.apply(tape.gradient(generator_loss, generator_variables), generator_variables)
-        discriminator_variables = self.discriminator.trainable_variables
-        self.discriminator_optimizer.apply(tape.gradient(discriminator_loss, discriminator_variables),
-                                           discriminator_variables)
+        if self.adversarial:
+            discriminator_variables = self.discriminator.trainable_variables
+            self.discriminator_optimizer.apply(tape.gradient(discriminator_loss, discriminator_variables),
+                                               discriminator_variables)
         if self.fine_tune_aux:
             aux_variables = _auxiliary_variables(self.wiring)
             self.aux_optimizer.apply(tape.gradient(aux_loss, aux_variables), aux_variables)
