@@ -1,6 +1,6 @@
 """Training throughput of both stages and the size of each network, for the chosen presets.
 
-    python benchmarks/train_step.py [--presets tiny cpu base] [--steps 10] [--crop 256]
+    python benchmarks/train_step.py [--presets tiny cpu base] [--steps 10] [--crop 256] [--set KEY=VALUE ...]
 
 Prints, per preset: images per second for stage 1 (aux) and stage 2 (gan) on random crop x crop
 batches (median over timed steps after a warm-up, the preset's batch size and dtype policy), and
@@ -50,10 +50,12 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=["tiny", "cpu", "base"])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--crop", type=int, default=256)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override for every preset, as in rrgan-train (repeatable)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     for name in args.presets:
-        config = preset(name).override(["loss.perceptual=0"])  # VGG19 needs downloaded weights
+        config = preset(name).override(["loss.perceptual=0", *args.set])  # VGG19 needs downloaded weights
         precision = config.train.precision
         with dtype_policy(None if precision == "float32" else precision):
             networks = build_networks(config.model)
@@ -64,7 +66,8 @@ def main() -> None:
         aux.compile(optimizer=keras.optimizers.Adam(1e-4))
         gan = GANTrainer(networks, config.loss)
         gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4))
-        print(f"[{name}] batch {size[0]} x {args.crop}x{args.crop}, {precision}, perceptual off")
+        print(f"[{name}] batch {size[0]} x {args.crop}x{args.crop}, {precision}, perceptual off"
+              + "".join(f", {override}" for override in args.set))
         print(f"  stage 1 (aux): {images_per_second(aux, batch, args.steps):7.1f} images/s")
         print(f"  stage 2 (gan): {images_per_second(gan, batch, args.steps):7.1f} images/s")
         single = np.zeros((1, args.crop, args.crop, 3), np.float32)
