@@ -76,28 +76,29 @@ class LossLog(_StageCallback):
 
 class ProgressLines(_StageCallback):
     """One line every ``every`` steps, for logs that are not a terminal (a file, nohup, CI), where a
-    progress bar would write carriage-return lines thousands of characters long."""
+    progress bar would write carriage-return lines thousands of characters long. The speed counts
+    the training steps only: validations, checkpoints and samples in between do not slow it."""
 
     def __init__(self, stage, optimizer, total_steps: int, batch_size: int, every: int):
         super().__init__(stage, optimizer)
         self.total_steps, self.batch_size, self.every = total_steps, batch_size, every
-        self.window_start = None
+        self.step_started = 0.0
+        self.window_seconds, self.window_steps = 0.0, 0
 
     def on_train_batch_begin(self, batch, logs=None):
-        if self.window_start is None:
-            self.window_start = (time.perf_counter(), self.step)
+        self.step_started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
+        self.window_seconds += time.perf_counter() - self.step_started
+        self.window_steps += 1
         if self.step % self.every and self.step != self.total_steps:
             return
-        started, first_step = self.window_start
-        now = time.perf_counter()
-        steps_per_second = (self.step - first_step) / max(now - started, 1e-9)
+        steps_per_second = self.window_steps / max(self.window_seconds, 1e-9)
         left = (self.total_steps - self.step) / max(steps_per_second, 1e-9)
         losses = " ".join(f"{name} {float(value):.4g}" for name, value in sorted((logs or {}).items()))
         print(f"{self.stage} step {self.step}/{self.total_steps}: {losses} | "
               f"{steps_per_second * self.batch_size:.1f} images/s, {_duration(left)} left", flush=True)
-        self.window_start = (now, self.step)
+        self.window_seconds, self.window_steps = 0.0, 0
 
 
 def _duration(seconds: float) -> str:
