@@ -39,6 +39,9 @@ class SynthesisConfig:
     """How reflections are blended onto clean photos (docs/method.md); each sample picks one recipe."""
 
     recipes: tuple[str, ...] = SYNTHESIS_RECIPES  # the recipes a sample picks from, uniformly
+    # R is scaled by a factor drawn from this range before any recipe blends it: how bright
+    # reflections are, and so how much darker T is than I (real pairs: median T/I 0.86-0.97).
+    reflection_strength: tuple[float, float] = (1.0, 1.0)
     zhang_sigma: tuple[float, float] = (1.0, 5.0)  # Gaussian blur of R, pixels (at crop size)
     zhang_alpha: tuple[float, float] = (0.8, 1.0)  # transmission scale: I = alpha * T + R
     ceilnet_sigma: tuple[float, float] = (2.0, 5.0)  # Gaussian blur of R, pixels
@@ -55,7 +58,7 @@ class SynthesisConfig:
                 f"data.synthesis.recipes must be a non-empty subset of {SYNTHESIS_RECIPES}, got {self.recipes}")
         for name in ("zhang_sigma", "ceilnet_sigma", "dsrnet_sigma"):
             _check_range(f"data.synthesis.{name}", getattr(self, name), low=0.1)
-        for name in ("zhang_alpha", "dsrnet_transmission_scale", "dsrnet_reflection_scale"):
+        for name in ("reflection_strength", "zhang_alpha", "dsrnet_transmission_scale", "dsrnet_reflection_scale"):
             _check_range(f"data.synthesis.{name}", getattr(self, name))
         if not 0.0 <= self.dsrnet_screen_probability <= 1.0:
             raise ConfigError("data.synthesis.dsrnet_screen_probability must be in [0, 1]")

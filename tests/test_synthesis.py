@@ -47,6 +47,20 @@ def test_reflection_is_visible_in_the_blend(recipe):
     assert float(tf.reduce_mean(tf.abs(image - t_layer))) > 0.02
 
 
+
+@pytest.mark.parametrize("recipe", SYNTHESIS_RECIPES)
+def test_reflection_strength_sets_how_much_light_the_reflection_adds(recipe):
+    transmission, reflection = _images(6)
+
+    def extra_light(strength):
+        config = SynthesisConfig(recipes=(recipe,), reflection_strength=(strength, strength))
+        image, t_layer, _ = synthesize(transmission, reflection, tf.constant([2, 3]), config)
+        return float(tf.reduce_mean(image - t_layer))
+
+    none, weak, full = extra_light(0.0), extra_light(0.3), extra_light(1.0)
+    assert abs(none) < 1e-5
+    assert 0.0 < weak < full
+
 def test_seeded_and_graph_safe():
     config = SynthesisConfig()
     transmission, reflection = _images(7)

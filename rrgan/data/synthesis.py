@@ -114,9 +114,9 @@ def synthesize(transmission: tf.Tensor, reflection: tf.Tensor, seed: tf.Tensor, 
 
     Returns (I, T, R), float32 in [0, 1].
     """
+    pick_seed, recipe_seed, strength_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=3))
     transmission = tf.convert_to_tensor(transmission, tf.float32)
-    reflection = tf.convert_to_tensor(reflection, tf.float32)
-    pick_seed, recipe_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
+    reflection = tf.convert_to_tensor(reflection, tf.float32) * _uniform(strength_seed, config.reflection_strength)
     branches = [
         (lambda fn=RECIPES[name]: fn(transmission, reflection, recipe_seed, config))
         for name in config.recipes
