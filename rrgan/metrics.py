@@ -42,3 +42,15 @@ def mean_psnr_gain(scores: dict[str, dict[str, float]]) -> float:
     """The mean over sets of PSNR minus identity PSNR: the number by which a run keeps its best model,
     so that no single set decides."""
     return float(np.mean([s["psnr"] - s["identity_psnr"] for s in scores.values()]))
+
+
+def beats_identity(scores: dict[str, dict[str, float]]) -> bool:
+    """True when PSNR and SSIM both beat the identity baseline on every set: a model that loses
+    either on any set makes some photos worse, whatever its mean gain."""
+    return all(s["psnr"] > s["identity_psnr"] and s["ssim"] > s["identity_ssim"] for s in scores.values())
+
+
+def model_rank(scores: dict[str, dict[str, float]]) -> tuple[bool, float]:
+    """How a run ranks its models (higher is better): first whether it beats identity everywhere
+    (``beats_identity``), then its ``mean_psnr_gain``."""
+    return beats_identity(scores), mean_psnr_gain(scores)

@@ -30,3 +30,18 @@ def test_evaluate_table_has_identity_and_method(tmp_path):
                                                                              data_range=255))
     summary = summarize(table)
     assert list(summary["method"]) == ["identity", "darken"] and list(summary["images"]) == [2, 2]
+
+
+def test_a_model_that_beats_identity_everywhere_outranks_a_larger_mean_gain():
+    from rrgan.metrics import beats_identity, model_rank
+
+    def scores(psnr_gains, ssim_gains):
+        return {f"set{i}": {"psnr": 20 + p, "identity_psnr": 20.0, "ssim": 0.8 + s, "identity_ssim": 0.8}
+                for i, (p, s) in enumerate(zip(psnr_gains, ssim_gains))}
+
+    balanced = scores([0.3, 0.2], [0.01, 0.01])
+    lopsided = scores([1.5, 0.1], [0.02, -0.001])  # larger mean gain, but SSIM below identity on one set
+    assert beats_identity(balanced) and not beats_identity(lopsided)
+    assert model_rank(balanced) > model_rank(lopsided)
+    assert model_rank(scores([0.5, 0.5], [0.01, 0.01])) > model_rank(balanced)
+    assert model_rank(lopsided) > model_rank(scores([1.0, 0.1], [0.02, -0.001]))

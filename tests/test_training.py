@@ -209,11 +209,14 @@ def test_best_model_is_kept_and_loaded(tmp_path):
     config = preset("tiny").override(FAST + ["train.aux_steps=0", "train.gan_steps=4", "train.validation_every=2"])
     train(config, tmp_path, progress=False)
     best = json.loads((tmp_path / "checkpoints" / "best" / "best.json").read_text())
-    gains = {}
+    ranks = {}  # one validation set: (beats identity in PSNR and SSIM, PSNR gain) per step
     for row in csv.DictReader((tmp_path / "validation.csv").open()):
-        gains[int(row["step"])] = float(row["psnr"]) - float(row["identity_psnr"])
-    assert best["step"] == max(gains, key=gains.get)
-    assert best["mean_psnr_gain"] == pytest.approx(max(gains.values()), abs=2e-4)
+        scores = {key: float(row[key]) for key in ("psnr", "ssim", "identity_psnr", "identity_ssim")}
+        beats = scores["psnr"] > scores["identity_psnr"] and scores["ssim"] > scores["identity_ssim"]
+        ranks[int(row["step"])] = (beats, scores["psnr"] - scores["identity_psnr"])
+    assert best["step"] == max(ranks, key=ranks.get)
+    assert best["beats_identity"] == ranks[best["step"]][0]
+    assert best["mean_psnr_gain"] == pytest.approx(ranks[best["step"]][1], abs=2e-4)
     # the loaded model is the best one, not the last
     from rrgan.checkpoints import best_or_latest
 

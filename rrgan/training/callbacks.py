@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from rrgan.errors import RRGANError
 from rrgan.files import append_csv, atomic_write
-from rrgan.metrics import mean_psnr_gain, validation_scores
+from rrgan.metrics import model_rank, validation_scores
 from rrgan.models import Networks
 from rrgan.visualize import image_grid, save_image
 
@@ -164,8 +164,9 @@ class Validation(_Periodic):
     """Scores of the generator on each validation set beside its identity baseline, to CSV,
     TensorBoard and the console; the last ones stay in ``scores``.
 
-    The run's best model, by the mean PSNR gain over identity across the sets, is saved by
-    ``best_manager``: short runs swing between checkpoints, and the last one is not the best. With
+    The run's best model (``rrgan.metrics.model_rank``: beating identity in PSNR and SSIM on every
+    set first, then the mean PSNR gain over identity) is saved by ``best_manager``: short runs
+    swing between checkpoints, and the last one is not the best. With
     ``patience``, the stage stops once that many validations in a row found no better model.
     """
 
@@ -177,7 +178,7 @@ class Validation(_Periodic):
         self.best_manager, self.patience = best_manager, patience
         self.writer = tf.summary.create_file_writer(str(tensorboard_dir / "validation"))
         self.scores: dict | None = None
-        self.best_gain, self.best_step = best_record(best_manager)
+        self.best_rank, self.best_step = best_record(best_manager)
 
     def patience_spent(self) -> bool:
         """True once ``patience`` validations since the best model found none better."""
@@ -187,7 +188,8 @@ class Validation(_Periodic):
     def act(self):
         scores = self.scores = validation_scores(lambda images: self.networks.remove_reflection(images)["transmission"],
                                                  self.sets)
-        gain = mean_psnr_gain(scores)
+        rank = model_rank(scores)
+        gain = rank[1]
         append_csv(self.csv_path, ["stage", "step", "set", *SCORE_NAMES],
                    [[self.stage, self.step, name, *(f"{s[key]:.4f}" for key in SCORE_NAMES)]
                     for name, s in scores.items()])
@@ -198,35 +200,38 @@ class Validation(_Periodic):
             tf.summary.scalar("mean_psnr_gain", gain)
         lines = [f"  {name}: PSNR {s['psnr']:.2f} dB, SSIM {s['ssim']:.3f} (identity {s['identity_psnr']:.2f} dB / "
                  f"{s['identity_ssim']:.3f})" for name, s in scores.items()]
-        improved = gain > self.best_gain  # tracked on every worker, so that all of them stop together
+        improved = rank > self.best_rank  # tracked on every worker, so that all of them stop together
         if improved:
-            self.best_gain, self.best_step = gain, self.step
+            self.best_rank, self.best_step = rank, self.step
             if self.best_manager is not None:
                 self.best_manager.save(checkpoint_number=self.step)
-                write_best_gain(self.best_manager, gain, self.step)
+                write_best_record(self.best_manager, rank, self.step)
         print(f"\nvalidation at {self.stage} step {self.step}: mean PSNR gain {gain:+.3f} dB"
+              + ("" if rank[0] else ", not above identity on every set")
               + (" (best so far)" if improved else "") + "\n" + "\n".join(lines), flush=True)
         if self.patience_spent():
             self.model.stop_training = True
             print(f"no better model in {self.patience} validations: {self.stage} stage stops early at step "
-                  f"{self.step} (best: step {self.best_step}, {self.best_gain:+.3f} dB)", flush=True)
+                  f"{self.step} (best: step {self.best_step}, {self.best_rank[1]:+.3f} dB)", flush=True)
 
 
 SCORE_NAMES = ("psnr", "ssim", "identity_psnr", "identity_ssim")
 BEST_FILE = "best.json"
 
 
-def best_record(manager: tf.train.CheckpointManager | None) -> tuple[float, int | None]:
-    """The mean PSNR gain and step of the best model saved so far (minus infinity and None when none)."""
+def best_record(manager: tf.train.CheckpointManager | None) -> tuple[tuple[bool, float], int | None]:
+    """The rank (``model_rank``) and step of the best model saved so far (lowest rank and None when
+    none; a record written before ranks had ``beats_identity`` counts as not beating it)."""
     if manager is None or not (Path(manager.directory) / BEST_FILE).is_file():
-        return -math.inf, None
+        return (False, -math.inf), None
     record = json.loads((Path(manager.directory) / BEST_FILE).read_text())
-    return float(record["mean_psnr_gain"]), int(record["step"])
+    return (bool(record.get("beats_identity", False)), float(record["mean_psnr_gain"])), int(record["step"])
 
 
-def write_best_gain(manager: tf.train.CheckpointManager, gain: float, step: int) -> None:
+def write_best_record(manager: tf.train.CheckpointManager, rank: tuple[bool, float], step: int) -> None:
     atomic_write(Path(manager.directory) / BEST_FILE,
-                 json.dumps({"mean_psnr_gain": gain, "step": step, "checkpoint": manager.latest_checkpoint}) + "\n")
+                 json.dumps({"beats_identity": rank[0], "mean_psnr_gain": rank[1], "step": step,
+                             "checkpoint": manager.latest_checkpoint}) + "\n")
 
 
 class AdversarialWarmup(_StageCallback):
