@@ -337,3 +337,21 @@ def test_early_stop_patience_must_not_be_negative():
 
     with pytest.raises(ConfigError, match="early_stop_patience"):
         preset("tiny").override(["train.early_stop_patience=-1"])
+
+
+def test_progress_lines_leave_validation_time_out_of_the_speed(capsys):
+    from rrgan.training.callbacks import ProgressLines
+
+    class Optimizer:
+        iterations = tf.Variable(0, dtype=tf.int64)
+
+    lines = ProgressLines("gan", Optimizer(), total_steps=4, batch_size=8, every=2)
+    for _ in range(4):
+        lines.on_train_batch_begin(0)
+        time.sleep(0.01)  # the training step
+        Optimizer.iterations.assign_add(1)
+        lines.on_train_batch_end(0)
+        time.sleep(0.3)  # a validation run by a later callback
+    speeds = [float(line.split("| ")[1].split(" images/s")[0]) for line in capsys.readouterr().out.splitlines()]
+    assert len(speeds) == 2
+    assert min(speeds) > 8 / 0.1  # counting the 0.3 s pauses would give under 8 / 0.3

@@ -166,8 +166,8 @@ class Validation(_Periodic):
 
     The run's best model (``rrgan.metrics.model_rank``: beating identity in PSNR and SSIM on every
     set first, then the mean PSNR gain over identity) is saved by ``best_manager``: short runs
-    swing between checkpoints, and the last one is not the best. With
-    ``patience``, the stage stops once that many validations in a row found no better model.
+    swing between checkpoints, and the last one is not the best. With ``patience``, the stage
+    stops once that many validations in a row found no better model.
     """
 
     def __init__(self, stage, optimizer, networks: Networks, sets: dict[str, tf.data.Dataset], csv_path: Path,
