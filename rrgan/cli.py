@@ -198,8 +198,10 @@ def train_main(argv=None) -> int:
     result = train(config, workdir, args.data, args.val, stages, progress=not args.quiet, init=args.init,
                    photos=args.photos)
     print(f"\nstage 1 (aux) at step {result.aux_step}, stage 2 (gan) at step {result.gan_step}")
+    if result.validation:
+        print(f"the exported model (gan step {result.validation_step}) on the validation sets:")
     for name, v in (result.validation or {}).items():
-        print(f"validation on {name}: PSNR {v['psnr']:.2f} dB, SSIM {v['ssim']:.3f} "
+        print(f"  {name}: PSNR {v['psnr']:.2f} dB, SSIM {v['ssim']:.3f} "
               f"(identity {v['identity_psnr']:.2f} dB / {v['identity_ssim']:.3f})")
     if result.export:
         print(f"   exported model: {result.export}  (try: rrgan-remove photo.jpg -o out/ --model {result.export})")

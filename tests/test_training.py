@@ -207,16 +207,21 @@ def test_best_model_is_kept_and_loaded(tmp_path):
     from rrgan.inference import load_workdir
 
     config = preset("tiny").override(FAST + ["train.aux_steps=0", "train.gan_steps=4", "train.validation_every=2"])
-    train(config, tmp_path, progress=False)
+    result = train(config, tmp_path, progress=False)
     best = json.loads((tmp_path / "checkpoints" / "best" / "best.json").read_text())
-    ranks = {}  # one validation set: (beats identity in PSNR and SSIM, PSNR gain) per step
+    ranks, rows = {}, {}  # one validation set: (beats identity in PSNR and SSIM, PSNR gain) per step
     for row in csv.DictReader((tmp_path / "validation.csv").open()):
-        scores = {key: float(row[key]) for key in ("psnr", "ssim", "identity_psnr", "identity_ssim")}
+        scores = rows[int(row["step"])] = {key: float(row[key]) for key in ("psnr", "ssim", "identity_psnr",
+                                                                              "identity_ssim")}
         beats = scores["psnr"] > scores["identity_psnr"] and scores["ssim"] > scores["identity_ssim"]
         ranks[int(row["step"])] = (beats, scores["psnr"] - scores["identity_psnr"])
     assert best["step"] == max(ranks, key=ranks.get)
     assert best["beats_identity"] == ranks[best["step"]][0]
     assert best["mean_psnr_gain"] == pytest.approx(ranks[best["step"]][1], abs=2e-4)
+    # the run reports the scores of the model it exports: the best one's, not the last validation's
+    assert result.validation_step == best["step"]
+    for key, value in rows[best["step"]].items():
+        assert result.validation["validation"][key] == pytest.approx(value, abs=1e-4)
     # the loaded model is the best one, not the last
     from rrgan.checkpoints import best_or_latest
 

@@ -205,7 +205,7 @@ class Validation(_Periodic):
             self.best_rank, self.best_step = rank, self.step
             if self.best_manager is not None:
                 self.best_manager.save(checkpoint_number=self.step)
-                write_best_record(self.best_manager, rank, self.step)
+                write_best_record(self.best_manager, rank, self.step, scores)
         print(f"\nvalidation at {self.stage} step {self.step}: mean PSNR gain {gain:+.3f} dB"
               + ("" if rank[0] else ", not above identity on every set")
               + (" (best so far)" if improved else "") + "\n" + "\n".join(lines), flush=True)
@@ -219,19 +219,27 @@ SCORE_NAMES = ("psnr", "ssim", "identity_psnr", "identity_ssim")
 BEST_FILE = "best.json"
 
 
+def read_best_record(folder: str | Path) -> dict | None:
+    """The ``best.json`` of a best-checkpoint folder: rank, step, checkpoint and the scores per set
+    (records written before scores were kept have none), or None when no model was saved."""
+    path = Path(folder) / BEST_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def best_record(manager: tf.train.CheckpointManager | None) -> tuple[tuple[bool, float], int | None]:
     """The rank (``model_rank``) and step of the best model saved so far (lowest rank and None when
     none; a record written before ranks had ``beats_identity`` counts as not beating it)."""
-    if manager is None or not (Path(manager.directory) / BEST_FILE).is_file():
+    record = read_best_record(manager.directory) if manager is not None else None
+    if record is None:
         return (False, -math.inf), None
-    record = json.loads((Path(manager.directory) / BEST_FILE).read_text())
     return (bool(record.get("beats_identity", False)), float(record["mean_psnr_gain"])), int(record["step"])
 
 
-def write_best_record(manager: tf.train.CheckpointManager, rank: tuple[bool, float], step: int) -> None:
+def write_best_record(manager: tf.train.CheckpointManager, rank: tuple[bool, float], step: int,
+                      scores: dict) -> None:
     atomic_write(Path(manager.directory) / BEST_FILE,
                  json.dumps({"beats_identity": rank[0], "mean_psnr_gain": rank[1], "step": step,
-                             "checkpoint": manager.latest_checkpoint}) + "\n")
+                             "checkpoint": manager.latest_checkpoint, "scores": scores}) + "\n")
 
 
 class AdversarialWarmup(_StageCallback):

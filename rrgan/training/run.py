@@ -54,7 +54,8 @@ class RunResult:
     workdir: Path
     aux_step: int
     gan_step: int
-    validation: dict | None
+    validation: dict | None  # the scores of the exported model, at validation_step
+    validation_step: int | None
     export: Path | None
 
 
@@ -150,7 +151,6 @@ class Run:
                  photos: Sequence[str | Path] = ()):
         self.config = config
         self.progress = progress
-        self.last_scores = None
         self.strategy = select_strategy()
         self.chief = is_chief()
         self.workdir = self._workdir(Path(workdir))
@@ -314,14 +314,21 @@ class Run:
             callbacks.append(validation)
         train_steps(self.strategy, self.gan_trainer, self._dataset(self.gan_step), remaining, callbacks,
                     self._progress_bar)
-        self.last_scores = validation.scores if validation is not None else None
 
-    def validate(self) -> dict | None:
-        """Validation scores now: those the stage just ended with, or computed afresh (a resumed run)."""
+    def exported_scores(self) -> tuple[dict | None, int | None]:
+        """Validation scores of the model the run exports (the best one, else the latest) and its gan
+        step: as recorded when it was saved, or computed now for a record that kept no scores."""
         if not self.validation_sets:
-            return None
-        return self.last_scores or validation_scores(
-            lambda images: self.inference_networks.remove_reflection(images)["transmission"], self.validation_sets)
+            return None, None
+        record = cb.read_best_record(self.best_manager.directory)
+        if record is None:
+            networks, step = self.inference_networks, self.gan_step
+        elif "scores" in record:
+            return record["scores"], record["step"]
+        else:
+            networks, step = load_networks(self.workdir), record["step"]
+        return validation_scores(lambda images: networks.remove_reflection(images)["transmission"],
+                                 self.validation_sets), step
 
 
 def run_config(workdir: str | Path, preset_name: str | None = None, overrides: Sequence[str] = (),
@@ -358,4 +365,5 @@ def train(config: Config | None, workdir: str | Path, data: Sequence[str | Path]
     if run.chief and run.gan_step > 0:
         exported = export_bundle(load_networks(run.workdir), run.workdir / "export", "rrgan",
                                  version=run.aux_step + run.gan_step, exist_ok=True)
-    return RunResult(run.workdir, run.aux_step, run.gan_step, run.validate(), exported)
+    scores, scores_step = run.exported_scores()
+    return RunResult(run.workdir, run.aux_step, run.gan_step, scores, scores_step, exported)
