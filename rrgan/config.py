@@ -70,6 +70,10 @@ class DataConfig:
 
     crop_size: int = 256  # side of the square training crops, pixels
     scale_range: tuple[float, float] = (0.75, 1.25)  # random rescale of each crop's window
+    # Each crop sees its image as if shrunk to a random short side in this range, pixels (an image
+    # already smaller stays as it is): large photos are then also seen at the scale of the smaller
+    # photos a model is asked to clean. (0, 0): every image at its own size.
+    view_short_side: tuple[int, int] = (0, 0)
     flip: bool = True  # random left-right flips
     real_fraction: float = 0.3  # share of real pairs in a batch; the rest is synthesized
     # Real pairs whose target is shifted against the input by more than this many pixels are
@@ -78,6 +82,9 @@ class DataConfig:
     # Real pairs whose target/input mean brightness falls outside this range are dropped: a
     # reflection adds light (ratio <= 1), and ratios far below 1 are exposure changes, not glass.
     pair_brightness_ratio: tuple[float, float] = (0.65, 1.03)
+    # Each pair set (folder; all TFRecord shards count as one) gets an equal share of the real
+    # pairs, instead of one by its size: a large set of near-repeats would otherwise decide alone.
+    balance_pair_sets: bool = False
     shuffle_buffer: int = 512  # records in the shuffle buffer
     cache: bool = True  # keep the encoded records in memory after the first pass
     default_photos: int = 96  # scenes drawn for the embedded default data
@@ -88,6 +95,8 @@ class DataConfig:
         if self.crop_size < 8:
             raise ConfigError(f"data.crop_size must be at least 8, got {self.crop_size}")
         _check_range("data.scale_range", self.scale_range, low=0.05)
+        if self.view_short_side != (0, 0):
+            _check_range("data.view_short_side", self.view_short_side, low=self.crop_size)
         if not 0.0 <= self.real_fraction <= 1.0:
             raise ConfigError(f"data.real_fraction must be in [0, 1], got {self.real_fraction}")
         if self.pair_max_shift < 0:

@@ -13,6 +13,7 @@ from rrgan.data.pipeline import (
     evaluation_subset,
     global_shift,
     pair_records,
+    random_window,
     training_dataset,
     usable_pair,
 )
@@ -23,8 +24,9 @@ from rrgan.errors import RRGANError
 def _config(**changes):
     """Tiny data config. The pair filters are off unless a test sets them: the random test pairs have
     an inverted target (255 - input), which defeats phase correlation."""
-    changes = {"pair_max_shift": 1e9, "pair_brightness_ratio": (0.0, 1e9), **changes}
-    return dataclasses.replace(preset("tiny").data, crop_size=32, shuffle_buffer=8, **changes)
+    changes = {"crop_size": 32, "shuffle_buffer": 8, "pair_max_shift": 1e9, "pair_brightness_ratio": (0.0, 1e9),
+               **changes}
+    return dataclasses.replace(preset("tiny").data, **changes)
 
 
 def _batches(dataset, count):
@@ -171,6 +173,35 @@ def test_misaligned_and_implausibly_lit_pairs_are_dropped(tmp_path):
     records = pair_records(collect_sources([tmp_path / "pairs"]))
     kept = [r["name"].decode() for r in records.filter(lambda r: usable_pair(r, config)).as_numpy_iterator()]
     assert kept == ["aligned_darker"]
+
+
+@pytest.mark.parametrize("balance, small_share", [(False, (0.0, 0.25)), (True, (0.35, 0.65))])
+def test_pair_sets_share_real_pairs_by_size_or_equally(tmp_path, balance, small_share):
+    # one pair set of 1 dark pair beside one of 9 bright pairs: 10% of the crops by size, half balanced
+    for name, count, level in (("small", 1, 40), ("large", 9, 200)):
+        for i in range(count):
+            write_image(tmp_path / "data" / name / "input" / f"{i}.png", np.full((40, 40, 3), level, np.uint8))
+            write_image(tmp_path / "data" / name / "target" / f"{i}.png", np.full((40, 40, 3), level - 10, np.uint8))
+    config = _config(real_fraction=1.0, balance_pair_sets=balance)
+    batches = _batches(training_dataset([tmp_path / "data"], config, batch_size=8, seed=0), 20)
+    from_small = np.concatenate([b["input"].mean(axis=(1, 2, 3)) < 0.5 for b in batches])
+    assert small_share[0] <= from_small.mean() <= small_share[1]
+
+
+def test_view_short_side_shows_large_images_zoomed_out_and_leaves_small_ones(tmp_path):
+    # a horizontal ramp: the span of values in a crop is the share of the width its window covers
+    def ramp(height, width):
+        return np.tile(np.linspace(0, 255, width)[None, :, None], (height, 1, 3)).astype(np.uint8)
+
+    def span(image, view):
+        config = _config(crop_size=64, scale_range=(1.0, 1.0), flip=False, view_short_side=view)
+        patch = random_window(image, config, np.array([7, 1], np.int64)).numpy()[..., 0]
+        return patch.max() - patch.min()
+
+    large, small = ramp(800, 1000), ramp(300, 400)
+    assert span(large, (0, 0)) == pytest.approx(64 / 1000, abs=0.01)  # its own size
+    assert span(large, (400, 400)) == pytest.approx(64 * 2 / 1000, abs=0.01)  # seen as if 400 px high
+    assert span(small, (400, 400)) == pytest.approx(span(small, (0, 0)), abs=1e-6)  # never enlarged
 
 
 def test_evaluation_subset_spreads_over_the_sorted_set(tmp_path):

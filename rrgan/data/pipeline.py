@@ -206,19 +206,26 @@ def decode_pair(record: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
             "name": record["name"]}
 
 
-def random_window(image: tf.Tensor, crop_size: int, scale_range: tuple[float, float], flip: bool,
-                  seed: tf.Tensor) -> tf.Tensor:
-    """A random square of side ``crop_size / scale``, resized to ``crop_size``, maybe flipped.
+def random_window(image: tf.Tensor, config: DataConfig, seed: tf.Tensor) -> tf.Tensor:
+    """A random square of side ``crop_size / scale`` (``config.scale_range``), resized to ``crop_size``,
+    maybe flipped; with ``config.view_short_side``, the window is first widened as if the image had
+    been shrunk to a random short side in that range (never enlarged).
 
     ``image`` is uint8 [H, W, C] (C may stack several aligned images). Images whose short side is
     below the window are resized up first: small images are used, never dropped. Returns float32 in [0, 1].
     """
+    crop_size = config.crop_size
     seeds = tf.random.experimental.stateless_split(seed, num=3)
-    scale = tf.random.stateless_uniform([], seeds[0], scale_range[0], scale_range[1])
-    window = tf.cast(tf.round(crop_size / scale), tf.int32)
+    scale = tf.random.stateless_uniform([], seeds[0], config.scale_range[0], config.scale_range[1])
     shape = tf.shape(image)
-    short_side = tf.minimum(shape[0], shape[1])
-    factor = tf.maximum(1.0, tf.cast(window, tf.float32) / tf.cast(short_side, tf.float32))
+    short_side = tf.cast(tf.minimum(shape[0], shape[1]), tf.float32)
+    zoom_out = 1.0
+    if config.view_short_side[1] > 0:
+        view = tf.random.stateless_uniform([], tf.random.experimental.stateless_fold_in(seed, 3),
+                                           float(config.view_short_side[0]), float(config.view_short_side[1]))
+        zoom_out = short_side / tf.minimum(view, short_side)
+    window = tf.cast(tf.round(crop_size * zoom_out / scale), tf.int32)
+    factor = tf.maximum(1.0, tf.cast(window, tf.float32) / short_side)
 
     def enlarge():
         size = tf.cast(tf.math.ceil(tf.cast(shape[:2], tf.float32) * factor), tf.int32)
@@ -228,7 +235,7 @@ def random_window(image: tf.Tensor, crop_size: int, scale_range: tuple[float, fl
     image = tf.cond(factor > 1.0, enlarge, lambda: image)
     patch = tf.image.stateless_random_crop(image, tf.stack([window, window, shape[2]]), seed=seeds[1])
     patch = tf.image.resize(tf.cast(patch, tf.float32) / 255.0, [crop_size, crop_size], antialias=True)
-    if flip:
+    if config.flip:
         patch = tf.image.stateless_random_flip_left_right(patch, seed=seeds[2])
     return tf.clip_by_value(patch, 0.0, 1.0)
 
@@ -237,11 +244,14 @@ def _element_seed(seed: int, stream: int, index: tf.Tensor) -> tf.Tensor:
     return tf.stack([tf.constant(seed * 4 + stream, tf.int64), index])
 
 
-def _real_crops(records: tf.data.Dataset, config: DataConfig, seed: int) -> tf.data.Dataset:
+def _real_crops(records: tf.data.Dataset, config: DataConfig, seed: int, set_index: int = 0) -> tf.data.Dataset:
     def crop(index, record):
         pair = decode_pair(record)
         stack = tf.concat([pair["input"], pair["target"], pair["reflection"]], axis=-1)
-        patch = random_window(stack, config.crop_size, config.scale_range, config.flip, _element_seed(seed, 0, index))
+        element_seed = _element_seed(seed, 0, index)
+        if set_index:  # each balanced set draws its own windows
+            element_seed = tf.random.experimental.stateless_fold_in(element_seed, set_index)
+        patch = random_window(stack, config, element_seed)
         return {"input": patch[..., 0:3], "target": patch[..., 3:6], "reflection": patch[..., 6:9],
                 "has_reflection": pair["has_reflection"]}
 
@@ -251,10 +261,8 @@ def _real_crops(records: tf.data.Dataset, config: DataConfig, seed: int) -> tf.d
 def _synthetic_crops(records: tf.data.Dataset, config: DataConfig, seed: int) -> tf.data.Dataset:
     def blend(index, two_records):
         seeds = tf.random.experimental.stateless_split(_element_seed(seed, 1, index), num=3)
-        transmission = random_window(decode_rgb(two_records["target"][0]), config.crop_size, config.scale_range,
-                                     config.flip, seeds[0])
-        reflection = random_window(decode_rgb(two_records["target"][1]), config.crop_size, config.scale_range,
-                                   config.flip, seeds[1])
+        transmission = random_window(decode_rgb(two_records["target"][0]), config, seeds[0])
+        reflection = random_window(decode_rgb(two_records["target"][1]), config, seeds[1])
         image, transmission, reflection = synthesize(transmission, reflection, seeds[2], config.synthesis)
         return {"input": image, "target": transmission, "reflection": reflection,
                 "has_reflection": tf.constant(True)}
@@ -299,18 +307,27 @@ def _prepare(records: tf.data.Dataset, config: DataConfig, seed: int) -> tf.data
     return records.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
 
 
+def _pair_groups(sources: Sources) -> list[Sources]:
+    """The pair sources one by one, for balanced sampling: each pair set, then all shards as one."""
+    groups = [Sources(pair_sets=[pair_set]) for pair_set in sources.pair_sets if pair_set.pairs]
+    return groups + ([Sources(pair_shards=sources.pair_shards)] if sources.pair_shards else [])
+
+
 def training_dataset(pairs, config: DataConfig, batch_size: int, seed: int = 0,
                      photos: Iterable[str | Path] = ()) -> tf.data.Dataset:
     """Endless batches of dicts: ``input``, ``target``, ``reflection`` float32 [B, crop, crop, 3] in [0, 1]
-    and ``has_reflection`` [B]. A ``config.real_fraction`` share are real pairs, the rest synthesized
-    from ``photos`` and the pairs' targets. ``pairs`` may be a ``Sources`` (then ``photos`` is unused)."""
+    and ``has_reflection`` [B]. A ``config.real_fraction`` share are real pairs (each pair set an
+    equal part of it with ``config.balance_pair_sets``), the rest synthesized from ``photos`` and
+    the pairs' targets. ``pairs`` may be a ``Sources`` (then ``photos`` is unused)."""
     sources = pairs if isinstance(pairs, Sources) else collect_sources(pairs, photos)
     real_fraction = config.real_fraction if sources.has_pairs else 0.0
     branches, weights = [], []
     if real_fraction > 0.0:
-        pairs = pair_records(sources, seed).filter(lambda record: usable_pair(record, config))
-        branches.append(_real_crops(_prepare(pairs, config, seed), config, seed))
-        weights.append(real_fraction)
+        groups = _pair_groups(sources) if config.balance_pair_sets else [sources]
+        for set_index, group in enumerate(groups):
+            pairs = pair_records(group, seed).filter(lambda record: usable_pair(record, config))
+            branches.append(_real_crops(_prepare(pairs, config, seed), config, seed, set_index))
+            weights.append(real_fraction / len(groups))
     if real_fraction < 1.0:
         photos = photo_records(sources, seed)
         if photos is None:
