@@ -53,6 +53,8 @@ def test_config_is_frozen():
     ("data=1", "section"),
     ("train.batch_size", "section.key=value"),
     ("data.crop_size=2", "data.crop_size"),
+    ("data.view_short_side=8,16", "data.view_short_side"),  # below the crop size
+    ("data.view_short_side=600,400", "data.view_short_side"),
     ("data.synthesis.recipes=fancy", "recipes"),
     ("loss.adversarial_kind=wgan", "adversarial_kind"),
 ])

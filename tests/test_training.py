@@ -222,6 +222,12 @@ def test_best_model_is_kept_and_loaded(tmp_path):
     assert result.validation_step == best["step"]
     for key, value in rows[best["step"]].items():
         assert result.validation["validation"][key] == pytest.approx(value, abs=1e-4)
+    # a record from before scores were kept: the resumed run validates the best checkpoint again
+    del best["scores"]
+    (tmp_path / "checkpoints" / "best" / "best.json").write_text(json.dumps(best))
+    resumed = train(config, tmp_path, progress=False)
+    assert resumed.validation_step == best["step"]
+    assert resumed.validation["validation"]["psnr"] == pytest.approx(rows[best["step"]]["psnr"], abs=1e-3)
     # the loaded model is the best one, not the last
     from rrgan.checkpoints import best_or_latest
 

@@ -162,7 +162,7 @@ class SampleGrid(_Periodic):
 
 class Validation(_Periodic):
     """Scores of the generator on each validation set beside its identity baseline, to CSV,
-    TensorBoard and the console; the last ones stay in ``scores``.
+    TensorBoard and the console; the best model's are kept in ``best.json``.
 
     The run's best model (``rrgan.metrics.model_rank``: beating identity in PSNR and SSIM on every
     set first, then the mean PSNR gain over identity) is saved by ``best_manager``: short runs
@@ -177,7 +177,6 @@ class Validation(_Periodic):
         self.networks, self.sets, self.csv_path = networks, sets, csv_path
         self.best_manager, self.patience = best_manager, patience
         self.writer = tf.summary.create_file_writer(str(tensorboard_dir / "validation"))
-        self.scores: dict | None = None
         self.best_rank, self.best_step = best_record(best_manager)
 
     def patience_spent(self) -> bool:
@@ -186,8 +185,7 @@ class Validation(_Periodic):
             self.step - self.best_step >= self.patience * self.every)
 
     def act(self):
-        scores = self.scores = validation_scores(lambda images: self.networks.remove_reflection(images)["transmission"],
-                                                 self.sets)
+        scores = validation_scores(lambda images: self.networks.remove_reflection(images)["transmission"], self.sets)
         rank = model_rank(scores)
         gain = rank[1]
         append_csv(self.csv_path, ["stage", "step", "set", *SCORE_NAMES],
