@@ -281,6 +281,10 @@ def _type_hints(cls) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+# number type -> (its name in errors, the JSON types it accepts as they are; bool never counts)
+_NUMBERS = {int: ("an integer", (int,)), float: ("a number", (int, float))}
+
+
 def _coerce(value: Any, hint: Any, key: str) -> Any:
     """Turn a JSON value or command-line text into ``hint``; anything that does not fit is an error."""
     origin = typing.get_origin(hint)
@@ -302,28 +306,16 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
             return value.lower() in ("true", "yes", "1", "on")
         raise ConfigError(f"{key}: expected true or false, got {value!r}")
-    if hint is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
+    if hint in _NUMBERS:
+        noun, accepted = _NUMBERS[hint]
+        if isinstance(value, accepted) and not isinstance(value, bool):
+            return hint(value)
         if isinstance(value, str):
             try:
-                return int(value)
+                return hint(value)
             except ValueError:
                 pass
-        raise ConfigError(f"{key}: expected an integer, got {value!r}")
-    if hint is float:
-        if isinstance(value, bool):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{key}: expected a number, got {value!r}")
+        raise ConfigError(f"{key}: expected {noun}, got {value!r}")
     if hint is str:
         if isinstance(value, str):
             return value

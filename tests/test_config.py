@@ -72,6 +72,29 @@ def test_loading_unknown_or_mistyped_keys(tmp_path):
     values["data"]["crop_size"] = "big"
     with pytest.raises(ConfigError, match="data.crop_size"):
         Config.from_dict(values)
+
+
+@pytest.mark.parametrize("section, key, value, message", [
+    ("train", "batch_size", True, "expected an integer"),  # JSON true is not 1
+    ("train", "batch_size", 4.5, "expected an integer"),
+    ("train", "ema_decay", False, "expected a number"),
+])
+def test_loading_json_values_of_the_wrong_type(section, key, value, message):
+    values = preset("tiny").to_dict()
+    values[section][key] = value
+    with pytest.raises(ConfigError, match=f"{section}.{key}: {message}"):
+        Config.from_dict(values)
+
+
+def test_loading_keeps_numbers_exact():
+    values = preset("tiny").to_dict()
+    values["train"]["batch_size"], values["train"]["ema_decay"] = 6, 1
+    config = Config.from_dict(values)
+    assert config.train.batch_size == 6 and type(config.train.batch_size) is int
+    assert config.train.ema_decay == 1.0 and type(config.train.ema_decay) is float
+
+
+def test_broken_config_file_is_named(tmp_path):
     (tmp_path / "broken.json").write_text("{not json")
     with pytest.raises(ConfigError, match="broken.json"):
         Config.load(tmp_path / "broken.json")
