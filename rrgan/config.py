@@ -380,9 +380,9 @@ def _cpu() -> Config:
     narrow at full resolution. Three quarters of each batch are synthetic pairs, whose level is
     exact (a larger real share learned slower), with reflections as bright as real glass makes them
     (``real_fraction``, ``reflection_strength``, docs/method.md), and stage 2 trains without the
-    adversarial term, which gave no PSNR at this budget (the base preset keeps it). No pretrained backbone: at equal
-    wall time on this CPU the run without HED's features validated better (README, "The shipped
-    model"); ``--set model.backbone=hed`` adds them.
+    adversarial term, which gave no PSNR at this budget (the base preset keeps it). No pretrained
+    backbone: at equal wall time on this CPU the run without HED's features validated better
+    (README, "The shipped model"); ``--set model.backbone=hed`` adds them.
     Run: rrgan-train --preset cpu --data ../shared/data/train --val ../shared/data/val/nature20
          ../shared/data/val/sir2_solidobject --workdir runs/cpu
     """

@@ -162,12 +162,12 @@ def test_shipped_model_makes_the_example_photo_better():
     assert psnr(output, clean) > psnr(photo, clean) + 0.5
 
 
-
 def test_shipped_model_was_trained_by_the_cpu_preset():
     """The README reproduces the shipped model with ``--preset cpu``: the preset must stay its recipe."""
     from rrgan.inference import load_config
 
     assert load_config() == preset("cpu")
+
 
 def test_bfloat16_compute_stays_close_to_float32(tmp_path):
     from rrgan.inference import compute_precision
