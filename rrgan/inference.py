@@ -19,7 +19,7 @@ from rrgan.errors import RRGANError
 from rrgan.export import OVERLAP, SERVING_SIGNATURE, TILE, WEIGHT_FILES, ServingBundle, find_saved_model
 from rrgan.layers import dtype_policy
 from rrgan.models import Networks, build_generator, build_networks
-from rrgan.tiling import check_tiles, tile_starts, tile_weights
+from rrgan.tiling import check_tiles, tile_grid, tile_weights
 
 PRETRAINED = Path(__file__).parent / "pretrained"
 
@@ -119,9 +119,11 @@ def remove_reflections(model: ModelFunction, image: np.ndarray, tile: int = TILE
         return {key: np.asarray(outputs[key][0]) for key in ("transmission", "reflection")}
     totals = {key: np.zeros((height, width, 3), np.float32) for key in ("transmission", "reflection")}
     weight_sum = np.zeros((height, width, 1), np.float32)
-    for top in tile_starts(height, tile, overlap).numpy():
-        for left in tile_starts(width, tile, overlap).numpy():
-            bottom, right = min(top + tile, height), min(left + tile, width)
+    row_starts, tile_height = tile_grid(height, tile, overlap)
+    column_starts, tile_width = tile_grid(width, tile, overlap)
+    for top in row_starts.numpy():
+        for left in column_starts.numpy():
+            bottom, right = top + int(tile_height), left + int(tile_width)
             outputs = model(tf.constant(image[None, top:bottom, left:right]))
             weights = (tile_weights(bottom - top, overlap, top == 0, bottom == height).numpy()[:, None]
                        * tile_weights(right - left, overlap, left == 0, right == width).numpy()[None, :])[..., None]
