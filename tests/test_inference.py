@@ -162,11 +162,13 @@ def test_shipped_model_makes_the_example_photo_better():
     assert psnr(output, clean) > psnr(photo, clean) + 0.5
 
 
-def test_shipped_model_was_trained_by_the_cpu_preset():
-    """The README reproduces the shipped model with ``--preset cpu``: the preset must stay its recipe."""
+def test_shipped_model_was_trained_by_the_cpu_presets():
+    """The README reproduces the shipped model with ``--preset cpu``, then ``--preset cpu-finetune
+    --init``: the presets must stay its recipe, and the second must fit the first's networks."""
     from rrgan.inference import load_config
 
-    assert load_config() == preset("cpu")
+    assert load_config() == preset("cpu-finetune")
+    assert preset("cpu-finetune").model == preset("cpu").model
 
 
 def test_bfloat16_compute_stays_close_to_float32(tmp_path):
