@@ -23,6 +23,7 @@ SYNTHESIS_RECIPES = ("zhang", "ceilnet", "dsrnet")
 BACKBONES = ("none", "hed")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 LEARNING_RATE_SCHEDULES = ("constant", "cosine")
+PIXEL_NORMS = ("l1", "mse", "psnr")
 
 
 class ConfigError(RRGANError):
@@ -149,7 +150,7 @@ class LossConfig:
     """Weights of the loss menu (docs/method.md); a weight of 0 switches a term off."""
 
     pixel: float = 1.0  # L1 / MSE between output and target
-    pixel_norm: str = "l1"  # "l1" or "mse"
+    pixel_norm: str = "l1"  # "l1", "mse" or "psnr" (minus the mean per-image PSNR, dB)
     multiscale: float = 1.0  # MSE at 1/4, 1/2 and 1
     gradient: float = 0.5  # L1 between image gradients
     perceptual: float = 0.1  # L1 between pretrained features
@@ -164,8 +165,8 @@ class LossConfig:
     mask_threshold: float = 30.0 / 255.0  # mean |I - T| over which a pixel is reflection
 
     def __post_init__(self):
-        if self.pixel_norm not in ("l1", "mse"):
-            raise ConfigError(f"loss.pixel_norm must be 'l1' or 'mse', got {self.pixel_norm!r}")
+        if self.pixel_norm not in PIXEL_NORMS:
+            raise ConfigError(f"loss.pixel_norm must be one of {PIXEL_NORMS}, got {self.pixel_norm!r}")
         if self.adversarial_kind not in ("nsgan", "rasgan"):
             raise ConfigError(f"loss.adversarial_kind must be 'nsgan' or 'rasgan', got {self.adversarial_kind!r}")
 

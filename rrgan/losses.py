@@ -20,12 +20,21 @@ VGG_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv2", "block4_conv2", "b
 VGG_LAYER_WEIGHTS = (1 / 2.6, 1 / 4.8, 1 / 3.7, 1 / 5.6, 10 / 1.5)  # Zhang et al. 2018
 _VGG_MEAN_BGR = (103.939, 116.779, 123.68)
 _sobel = SobelEdges(name="loss_sobel")
+PSNR_LOSS_FLOOR = 1e-8  # MSE floor of the "psnr" pixel loss: an exact output counts as 80 dB
 
 
 def pixel_loss(prediction, target, norm: str = "l1"):
-    """L1 (robust to slight misalignment of real pairs) or MSE."""
+    """L1 (robust to slight misalignment of real pairs), MSE, or "psnr": the mean over images of
+    10 log10(MSE), minus the mean PSNR in dB (as NAFNet trains). Benchmarks average PSNR per image,
+    so an error costs more on an image that is already close to its target; MSE weighs it the
+    same everywhere and lets a model darken a photo with no reflection to gain on others."""
     difference = prediction - target
-    return ops.mean(ops.abs(difference)) if norm == "l1" else ops.mean(ops.square(difference))
+    if norm == "l1":
+        return ops.mean(ops.abs(difference))
+    if norm == "mse":
+        return ops.mean(ops.square(difference))
+    per_image = ops.mean(ops.square(difference), axis=tuple(range(1, len(difference.shape))))
+    return ops.mean(10.0 * ops.log(per_image + PSNR_LOSS_FLOOR) / ops.log(10.0))
 
 
 def multiscale_loss(outputs: dict, target):

@@ -30,6 +30,26 @@ def test_identical_images_give_zero():
     assert _f(losses.gradient_loss(other, target)) > 0.1
 
 
+def test_psnr_pixel_loss_is_minus_the_mean_psnr_and_weighs_near_exact_images_more():
+    import tensorflow as tf
+
+    target = np.full((2, 8, 8, 3), 0.5, "float32")
+    errors = np.array([0.1, 0.01], "float32")[:, None, None, None]  # PSNR 20 dB and 40 dB
+    assert _f(losses.pixel_loss(target + errors, target, "psnr")) == pytest.approx(-30.0, abs=1e-3)
+    assert _f(losses.pixel_loss(target, target, "psnr")) == pytest.approx(-80.0, abs=1e-3)  # the floor
+
+    def gradient_per_image(norm):
+        prediction = tf.Variable(target + errors)
+        with tf.GradientTape() as tape:
+            loss = losses.pixel_loss(prediction, tf.constant(target), norm)
+        return np.abs(tape.gradient(loss, prediction).numpy()).mean(axis=(1, 2, 3))
+
+    far, near = gradient_per_image("psnr")
+    assert near == pytest.approx(10 * far, rel=1e-3)  # the image that is nearly right is pulled hardest
+    far, near = gradient_per_image("mse")
+    assert near == pytest.approx(far / 10, rel=1e-3)  # MSE pulls it ten times less
+
+
 def test_multiscale_weights_small_scales_less():
     target = np.zeros((1, 16, 16, 3), "float32")
     wrong_full = {"transmission": target + 0.1, "transmission_half": np.zeros((1, 8, 8, 3), "float32"),
