@@ -149,7 +149,7 @@ class ModelConfig:
 class LossConfig:
     """Weights of the loss menu (docs/method.md); a weight of 0 switches a term off."""
 
-    pixel: float = 1.0  # L1 / MSE between output and target
+    pixel: float = 1.0  # the pixel term between output and target (its kind: pixel_norm)
     pixel_norm: str = "l1"  # "l1", "mse" or "psnr" (minus the mean per-image PSNR, dB)
     multiscale: float = 1.0  # MSE at 1/4, 1/2 and 1
     gradient: float = 0.5  # L1 between image gradients

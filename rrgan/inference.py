@@ -119,11 +119,11 @@ def remove_reflections(model: ModelFunction, image: np.ndarray, tile: int = TILE
         return {key: np.asarray(outputs[key][0]) for key in ("transmission", "reflection")}
     totals = {key: np.zeros((height, width, 3), np.float32) for key in ("transmission", "reflection")}
     weight_sum = np.zeros((height, width, 1), np.float32)
-    row_starts, tile_height = tile_grid(height, tile, overlap)
-    column_starts, tile_width = tile_grid(width, tile, overlap)
+    (row_starts, tile_height), (column_starts, tile_width) = (
+        tile_grid(height, tile, overlap), tile_grid(width, tile, overlap))
     for top in row_starts.numpy():
         for left in column_starts.numpy():
-            bottom, right = top + int(tile_height), left + int(tile_width)
+            bottom, right = top + tile_height.numpy(), left + tile_width.numpy()
             outputs = model(tf.constant(image[None, top:bottom, left:right]))
             weights = (tile_weights(bottom - top, overlap, top == 0, bottom == height).numpy()[:, None]
                        * tile_weights(right - left, overlap, left == 0, right == width).numpy()[None, :])[..., None]

@@ -28,8 +28,7 @@ def tile_grid(size, tile: int, overlap: int) -> tuple[tf.Tensor, tf.Tensor]:
     2.3x fewer pixels through the network at 1 megapixel). One tile at 0 when the axis fits in one."""
     size = tf.cast(size, tf.int32)
     count = tf.where(size <= tile, 1, (size - overlap + tile - overlap - 1) // (tile - overlap))
-    even = (size + (count - 1) * overlap + count - 1) // count
-    length = tf.minimum(tf.maximum(even, tf.minimum(2 * overlap + 1, size)), tile)
+    length = (size + (count - 1) * overlap + count - 1) // count  # at most ``tile``, by the count
     return tf.minimum(tf.range(count) * (length - overlap), size - length), length
 
 
