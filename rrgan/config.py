@@ -22,7 +22,7 @@ from rrgan.files import atomic_write
 SYNTHESIS_RECIPES = ("zhang", "ceilnet", "dsrnet")
 BACKBONES = ("none", "hed")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-LEARNING_RATE_SCHEDULES = ("constant", "cosine")
+LEARNING_RATE_SCHEDULES = ("constant", "cosine", "wsd")
 PIXEL_NORMS = ("l1", "mse", "psnr")
 
 
@@ -86,6 +86,10 @@ class DataConfig:
     # Each pair set (folder; all TFRecord shards count as one) gets an equal share of the real
     # pairs, instead of one by its size: a large set of near-repeats would otherwise decide alone.
     balance_pair_sets: bool = False
+    # This share of the clean photos (--photos files and photo shards, not the pairs' targets) is
+    # held out of training by a seeded hash of each photo's name, the same split every run: the
+    # synthetic pairs that rrgan-eval --synthetic makes from it were never seen in training.
+    photo_holdout: float = 0.0
     shuffle_buffer: int = 512  # records in the shuffle buffer
     cache: bool = True  # keep the encoded records in memory after the first pass
     default_photos: int = 96  # scenes drawn for the embedded default data
@@ -100,6 +104,8 @@ class DataConfig:
             _check_range("data.view_short_side", self.view_short_side, low=self.crop_size)
         if not 0.0 <= self.real_fraction <= 1.0:
             raise ConfigError(f"data.real_fraction must be in [0, 1], got {self.real_fraction}")
+        if not 0.0 <= self.photo_holdout < 1.0:
+            raise ConfigError(f"data.photo_holdout must be in [0, 1), got {self.photo_holdout}")
         if self.pair_max_shift < 0:
             raise ConfigError(f"data.pair_max_shift must be at least 0, got {self.pair_max_shift}")
         _check_range("data.pair_brightness_ratio", self.pair_brightness_ratio)
@@ -197,9 +203,12 @@ class TrainConfig:
     validation_images: int = 60
     # Keras dtype policy of the networks: weights and losses stay float32 in every case.
     precision: str = "float32"
-    # "cosine": each stage's rates decay to learning_rate_floor times their start over its steps.
+    # "cosine": each stage's rates decay to learning_rate_floor times their start over its steps;
+    # "wsd" (warmup-stable-decay, without the warmup): constant, then a linear decay to the floor
+    # over the last decay_fraction of the steps, so a run can be extended or branched at any step.
     learning_rate_schedule: str = "cosine"
     learning_rate_floor: float = 0.1
+    decay_fraction: float = 0.2
     seed: int = 0
 
     def __post_init__(self):
@@ -215,6 +224,8 @@ class TrainConfig:
         if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
             raise ConfigError(f"train.learning_rate_schedule must be one of {LEARNING_RATE_SCHEDULES}, "
                               f"got {self.learning_rate_schedule!r}")
+        if not 0.0 < self.decay_fraction <= 1.0:
+            raise ConfigError(f"train.decay_fraction must be in (0, 1], got {self.decay_fraction}")
         if self.validation_images < 1:
             raise ConfigError(f"train.validation_images must be at least 1, got {self.validation_images}")
 

@@ -176,8 +176,23 @@ def pair_records(sources: Sources, shuffle_seed: int | None = None) -> tf.data.D
     return _concatenate(parts)
 
 
-def photo_records(sources: Sources, shuffle_seed: int | None = None) -> tf.data.Dataset | None:
-    """Encoded clean photos for synthesis: loose photos, photo shards, and the targets of every pair."""
+PHOTO_SPLIT_KEY = 1680  # the hash key of the photo hold-out split: changing it changes the split
+
+
+def held_out(name: tf.Tensor, fraction: float) -> tf.Tensor:
+    """True for the photos of the fixed hold-out split: a keyed hash of the photo's name (its stem),
+    so the split does not depend on the order, the folder or the format photos come in."""
+    bucket = tf.strings.to_hash_bucket_strong(name, 10_000, key=[PHOTO_SPLIT_KEY, 0])
+    return bucket < round(fraction * 10_000)
+
+
+def photo_records(sources: Sources, shuffle_seed: int | None = None, holdout: float = 0.0,
+                  split: str = "train") -> tf.data.Dataset | None:
+    """Encoded clean photos for synthesis: loose photos, photo shards, and (for training) the
+    targets of every pair. With ``holdout`` > 0 the photos of the ``split`` ("train" or
+    "holdout", ``held_out``) are kept."""
+    if split not in ("train", "holdout"):
+        raise ValueError(f"split must be 'train' or 'holdout', got {split!r}")
     parts = []
     if sources.photos:
         parts.append(tf.data.Dataset.from_tensor_slices(
@@ -185,6 +200,11 @@ def photo_records(sources: Sources, shuffle_seed: int | None = None) -> tf.data.
         ).map(_read_photo_file, num_parallel_calls=AUTOTUNE).filter(_readable))
     if sources.photo_shards:
         parts.append(_shard_records(sources.photo_shards, shuffle_seed))
+    if holdout > 0.0 and parts:
+        keep = split == "holdout"
+        parts = [part.filter(lambda record: tf.equal(held_out(record["name"], holdout), keep)) for part in parts]
+    if split == "holdout":
+        return _concatenate(parts)
     pairs = pair_records(sources, shuffle_seed)
     if pairs is not None:
         parts.append(pairs.map(lambda r: {**r, "input": tf.constant(""), "reflection": tf.constant("")}))
@@ -329,7 +349,7 @@ def training_dataset(pairs, config: DataConfig, batch_size: int, seed: int = 0,
             branches.append(_real_crops(_prepare(pairs, config, seed), config, seed, set_index))
             weights.append(real_fraction / len(groups))
     if real_fraction < 1.0:
-        photos = photo_records(sources, seed)
+        photos = photo_records(sources, seed, holdout=config.photo_holdout)
         if photos is None:
             raise RRGANError("no photos or pairs to train on")
         branches.append(_synthetic_crops(_prepare(photos, config, seed + 1), config, seed))

@@ -87,11 +87,36 @@ def default_data(workdir: Path, config: Config) -> tuple[list[Path], list[Path]]
     return [photos], [validation]
 
 
+@keras.saving.register_keras_serializable("rrgan")
+class StableDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Warmup-stable-decay without the warmup (Adam needs none here): the rate stays at its start
+    until the last ``decay_steps``, then falls linearly to ``floor`` times the start. Every
+    checkpoint of the stable phase is a point to extend the run from or branch a short decay off."""
+
+    def __init__(self, initial_learning_rate: float, total_steps: int, decay_steps: int, floor: float):
+        self.initial_learning_rate = initial_learning_rate
+        self.total_steps = total_steps
+        self.decay_steps = max(decay_steps, 1)
+        self.floor = floor
+
+    def __call__(self, step):
+        decayed = keras.ops.cast(step - (self.total_steps - self.decay_steps), "float32") / self.decay_steps
+        progress = keras.ops.clip(decayed, 0.0, 1.0)
+        return self.initial_learning_rate * (1.0 - (1.0 - self.floor) * progress)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "total_steps": self.total_steps,
+                "decay_steps": self.decay_steps, "floor": self.floor}
+
+
 def _adam(learning_rate: float, beta_1: float, steps: int, train: TrainConfig):
     """Adam with the run's schedule; float16 compute also needs loss scaling (bfloat16 does not)."""
     if train.learning_rate_schedule == "cosine":
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(steps, 1),
                                                                alpha=train.learning_rate_floor)
+    elif train.learning_rate_schedule == "wsd":
+        learning_rate = StableDecay(learning_rate, steps, round(steps * train.decay_fraction),
+                                    train.learning_rate_floor)
     optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1)
     return keras.optimizers.LossScaleOptimizer(optimizer) if train.precision == "mixed_float16" else optimizer
 
