@@ -102,6 +102,25 @@ def _example(args) -> int:
     return 0
 
 
+def _synthesize(args) -> int:
+    import dataclasses
+
+    from rrgan.data.pipeline import holdout_pairs
+    from rrgan.visualize import save_image
+
+    config = _config_from_args(args)
+    holdout = config.data.photo_holdout if args.holdout is None else args.holdout
+    data = dataclasses.replace(config.data, crop_size=args.size, photo_holdout=holdout)
+    written = 0
+    for pair in holdout_pairs(args.photos, data, seed=args.seed):
+        name = pair["name"].numpy().decode()
+        for role in ("input", "target"):
+            save_image(Path(args.output) / role / f"{name}.png", pair[role].numpy())
+        written += 1
+    print(f"wrote {written} synthetic pair(s) from held-out photos to {args.output} (input/, target/)")
+    return 0 if written else 1
+
+
 def _default(args) -> int:
     from rrgan.data.default import write_default_photos
 
@@ -140,6 +159,17 @@ def data_main(argv=None) -> int:
                                                   "behind glass with a reflection (public-domain images)")
     example.add_argument("-o", "--output", default="window.jpg", help="file to write (default: window.jpg)")
     example.set_defaults(run=_example)
+
+    synthesize = commands.add_parser(
+        "synthesize", help="write synthetic pairs made from the photos held out of training (data.photo_holdout): "
+                           "a test set no run trained on, for rrgan-eval")
+    synthesize.add_argument("--photos", nargs="+", required=True, help="the clean photos training was given")
+    synthesize.add_argument("-o", "--output", required=True, help="folder for input/ and target/")
+    synthesize.add_argument("--holdout", type=float, help="share held out (default: the preset's data.photo_holdout)")
+    synthesize.add_argument("--size", type=int, default=256, help="side of each pair, pixels (default: 256)")
+    synthesize.add_argument("--seed", type=int, default=0)
+    _add_config_arguments(synthesize, "cpu-long")
+    synthesize.set_defaults(run=_synthesize)
 
     default = commands.add_parser("default", help="write the embedded default scenes as PNGs")
     default.add_argument("-o", "--output", required=True, help="folder to write into")
@@ -218,11 +248,14 @@ def _method(args):
     if args.method == "yang2019":
         from rrgan.baselines import yang2019
 
+        if args.tta > 1:
+            raise RRGANError("--tta applies to rrgan's networks, not to --method yang2019")
         return yang2019
-    from rrgan.inference import load_model, remove_reflections
-
+    from rrgan.inference import load_model, remove_reflections, with_tta
 
     model = load_model(args.model, args.precision)
+    if args.tta > 1:
+        model = with_tta(model, args.tta)
     return lambda image: remove_reflections(model, image, tile=args.tile, overlap=args.overlap)["transmission"]
 
 
@@ -234,6 +267,9 @@ def _add_method_arguments(parser: argparse.ArgumentParser) -> None:
     _add_precision(parser, "auto")
     parser.add_argument("--tile", type=int, default=512, help="tile size for large photos (default: 512)")
     parser.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (default: 64)")
+    parser.add_argument("--tta", type=int, nargs="?", const=8, default=1, metavar="N",
+                        help="test-time augmentation: average the model over the first N of the 8 flips and "
+                             "rotations (--tta alone: all 8; costs N times the time; default: off)")
     _add_size_limit(parser)
 
 
@@ -301,6 +337,9 @@ def eval_main(argv=None) -> int:
     parser.add_argument("-o", "--output", default="rrgan-eval", help="folder for the CSVs and figures")
     parser.add_argument("--figure", nargs="+", default=[], metavar="IMAGE",
                         help="image names (file stems) to show in a comparison figure")
+    parser.add_argument("--resize-multiple", type=int, default=0, metavar="N",
+                        help="resize input and target to the nearest lower multiple of N per side first (bicubic), "
+                             "the protocol of most published numbers: --resize-multiple 32 (default: full size)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_method_arguments(parser)
     args = parser.parse_args(argv)
@@ -311,13 +350,18 @@ def eval_main(argv=None) -> int:
         SKIMAGE_SSIM_WINDOW,
         comparison_figure,
         evaluate,
+        resize_to_multiple,
         summarize,
     )
+
+    if args.resize_multiple < 0:
+        raise RRGANError(f"--resize-multiple must be positive, got {args.resize_multiple}")
 
     for folder in args.folders:
         find_pair_sets(folder)  # a clear error before any model is loaded
     method = _method(args)
-    table = evaluate({args.method: method}, args.folders, progress=not args.quiet, max_pixels=_max_pixels(args))
+    table = evaluate({args.method: method}, args.folders, progress=not args.quiet, max_pixels=_max_pixels(args),
+                     resize_multiple=args.resize_multiple)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     table.to_csv(output / "per_image.csv", index=False)
@@ -330,7 +374,9 @@ def eval_main(argv=None) -> int:
         rows = []
         for folder in args.folders:
             for pair in (p for s in find_pair_sets(folder) for p in s.pairs if p.name in wanted):
-                image, target = read_rgb(pair.input, _max_pixels(args)), read_rgb(pair.target, _max_pixels(args))
+                image, target = (read_rgb(path, _max_pixels(args)) for path in (pair.input, pair.target))
+                if args.resize_multiple:
+                    image, target = (resize_to_multiple(x, args.resize_multiple) for x in (image, target))
                 rows.append((pair.name, image, method(image), target))
         if not rows:
             raise RRGANError(f"--figure: none of {', '.join(sorted(wanted))} is in the evaluated sets")

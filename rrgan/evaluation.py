@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from PIL import Image
 from scipy.ndimage import uniform_filter
 from tqdm.auto import tqdm
 
@@ -52,11 +53,22 @@ def ssim(prediction: np.ndarray, target: np.ndarray, window: int = 7) -> float:
     return float(np.mean(scores))
 
 
+def resize_to_multiple(image: np.ndarray, multiple: int) -> np.ndarray:
+    """``image`` resized (Pillow's bicubic) to the nearest lower multiple of ``multiple`` per side:
+    the protocol of ERRNet, DSRNet and RDNet's published numbers, which resize input and target
+    alike before a model that needs sides divisible by 32 sees them."""
+    height, width = (max(multiple, side // multiple * multiple) for side in image.shape[:2])
+    if (height, width) == image.shape[:2]:
+        return image
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BICUBIC))
+
+
 def evaluate(methods: dict[str, Method], folders: Iterable[str | Path], progress: bool = True,
-             max_pixels: int = DEFAULT_MAX_PIXELS) -> pd.DataFrame:
+             max_pixels: int = DEFAULT_MAX_PIXELS, resize_multiple: int = 0) -> pd.DataFrame:
     """One row per (set, image, method): PSNR and SSIM, with the identity baseline added.
 
-    A set is every pair folder found at or below each of ``folders``.
+    A set is every pair folder found at or below each of ``folders``. With ``resize_multiple``
+    both images of a pair are first resized to a multiple of it per side (``resize_to_multiple``).
     """
     methods = {"identity": lambda image: image, **methods}
     rows = []
@@ -65,6 +77,8 @@ def evaluate(methods: dict[str, Method], folders: Iterable[str | Path], progress
         for pair_set in pair_sets:
             for pair in pair_set.pairs:
                 image, target = read_rgb(pair.input, max_pixels), read_rgb(pair.target, max_pixels)
+                if resize_multiple:
+                    image, target = (resize_to_multiple(x, resize_multiple) for x in (image, target))
                 for name, method in methods.items():
                     output = method(image)
                     rows.append({"set": pair_set.root.name, "image": pair.name, "method": name,

@@ -106,6 +106,35 @@ def load_model(path: str | Path | None = None, precision: str = "auto") -> Model
     return lambda images: signature(images=images)
 
 
+# The 8 symmetries of the square as (quarter turns, flipped left-right first), ordered so that a
+# prefix is a useful subset: the flips first (no transposed tiles), then the quarter turns.
+TTA_TRANSFORMS = ((0, False), (0, True), (2, True), (2, False), (1, False), (3, False), (1, True), (3, True))
+
+
+def with_tta(model: ModelFunction, count: int = 8) -> ModelFunction:
+    """Test-time augmentation: ``model`` run on the first ``count`` of ``TTA_TRANSFORMS`` of its
+    input, each output turned back and averaged (uint8 outputs rounded again). A reflection's
+    blur and a scene's edges do not depend on orientation; the network's errors partly do."""
+    if not 1 <= count <= len(TTA_TRANSFORMS):
+        raise RRGANError(f"--tta takes 1 to {len(TTA_TRANSFORMS)} transforms, got {count}")
+    transforms = TTA_TRANSFORMS[:count]
+
+    def averaged(images: tf.Tensor) -> dict:
+        totals, dtypes = {}, {}
+        for turns, flipped in transforms:
+            view = tf.image.flip_left_right(images) if flipped else images
+            for key, value in model(tf.image.rot90(view, turns)).items():
+                value = tf.image.rot90(value, -turns)
+                value = tf.image.flip_left_right(value) if flipped else value
+                totals[key] = totals.get(key, 0.0) + tf.cast(value, tf.float32)
+                dtypes[key] = value.dtype
+        means = {key: total / len(transforms) for key, total in totals.items()}
+        return {key: tf.cast(tf.round(mean), tf.uint8) if dtypes[key] == tf.uint8 else mean
+                for key, mean in means.items()}
+
+    return averaged
+
+
 def remove_reflections(model: ModelFunction, image: np.ndarray, tile: int = TILE, overlap: int = OVERLAP) -> dict:
     """uint8 [H, W, 3] photo -> ``transmission`` and ``reflection`` uint8 [H, W, 3], processed in
     overlapping tiles when larger than ``tile`` (the tiles and weights of ``rrgan.tiling``; a

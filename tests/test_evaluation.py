@@ -45,3 +45,15 @@ def test_a_model_that_beats_identity_everywhere_outranks_a_larger_mean_gain():
     assert model_rank(balanced) > model_rank(lopsided)
     assert model_rank(scores([0.5, 0.5], [0.01, 0.01])) > model_rank(balanced)
     assert model_rank(lopsided) > model_rank(scores([1.0, 0.1], [0.02, -0.001]))
+
+
+def test_resize_to_multiple_takes_the_nearest_lower_multiple_per_side(tmp_path):
+    from rrgan.evaluation import resize_to_multiple
+
+    image = random_image(0, 70, 100)
+    assert resize_to_multiple(image, 32).shape == (64, 96, 3)
+    assert np.array_equal(resize_to_multiple(image[:64, :96], 32), image[:64, :96])
+    make_pair_folder(tmp_path / "set", ["x"], size=(70, 100))
+    full = evaluate({}, [tmp_path / "set"], progress=False)
+    resized = evaluate({}, [tmp_path / "set"], progress=False, resize_multiple=32)
+    assert full["psnr"].iloc[0] != pytest.approx(resized["psnr"].iloc[0])

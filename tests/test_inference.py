@@ -2,6 +2,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 from conftest import make_pair_folder, random_image, random_networks, write_image
@@ -12,7 +13,7 @@ from rrgan.config import preset
 from rrgan.data.default import draw_scene
 from rrgan.data.images import read_rgb
 from rrgan.errors import RRGANError
-from rrgan.evaluation import psnr
+from rrgan.evaluation import psnr, resize_to_multiple
 from rrgan.export import ServingBundle, save_weights
 from rrgan.inference import load_model, remove_reflections
 from rrgan.training.run import train
@@ -181,3 +182,40 @@ def test_bfloat16_compute_stays_close_to_float32(tmp_path):
     full = load_model(weights, "float32")(image)["transmission"].numpy().astype(int)
     half = load_model(weights, "mixed_bfloat16")(image)["transmission"].numpy().astype(int)
     assert np.abs(full - half).mean() < 1.0 and np.abs(full - half).max() <= 4
+
+
+def test_tta_undoes_each_transform_and_averages():
+    from rrgan.inference import TTA_TRANSFORMS, with_tta
+
+    image = random_image(3, 20, 28)
+
+    def brighten_left_column(images):  # depends on orientation: TTA spreads it over the borders
+        transmission = tf.cast(images, tf.float32) + tf.pad(tf.fill(tf.shape(images[:, :, :1]), 80.0),
+                                                             [[0, 0], [0, 0], [0, tf.shape(images)[2] - 1], [0, 0]])
+        return {"transmission": tf.cast(tf.clip_by_value(transmission, 0, 255), tf.uint8),
+                "attention": tf.cast(images[..., :1], tf.float32) / 255.0}
+
+    identity = with_tta(lambda images: {"transmission": images}, 8)(tf.constant(image[None]))
+    assert np.array_equal(identity["transmission"][0], image)
+    single = with_tta(brighten_left_column, 1)(tf.constant(image[None]))
+    assert np.array_equal(single["transmission"], brighten_left_column(tf.constant(image[None]))["transmission"])
+    flipped = with_tta(brighten_left_column, 2)(tf.constant(image[None]))["transmission"][0].numpy().astype(int)
+    assert np.abs(flipped[:, 0] - np.clip(image[:, 0].astype(int) + 80, 0, 255) / 2 - image[:, 0] / 2).max() <= 1
+    averaged = with_tta(brighten_left_column, len(TTA_TRANSFORMS))(tf.constant(image[None]))
+    assert averaged["attention"].shape == (1, 20, 28, 1)
+    assert np.allclose(averaged["attention"][0, ..., 0], image[..., 0] / 255.0, atol=1e-6)
+    with pytest.raises(RRGANError, match="1 to 8"):
+        with_tta(brighten_left_column, 9)
+
+
+def test_eval_cli_tta_and_resize_multiple(tmp_path, capsys):
+    make_pair_folder(tmp_path / "pairs", ["a"], size=(70, 100))
+    assert eval_main([str(tmp_path / "pairs"), "-o", str(tmp_path / "eval"), "--quiet", "--tta", "2",
+                      "--resize-multiple", "32"]) == 0
+    table = pd.read_csv(tmp_path / "eval" / "per_image.csv")
+    image = read_rgb(tmp_path / "pairs" / "input" / "a.png")
+    target = read_rgb(tmp_path / "pairs" / "target" / "a.png")
+    identity = psnr(resize_to_multiple(image, 32), resize_to_multiple(target, 32))
+    assert table[table["method"] == "identity"]["psnr"].iloc[0] == pytest.approx(identity)
+    assert eval_main([str(tmp_path / "pairs"), "--method", "yang2019", "--tta"]) == 2
+    assert "--tta" in capsys.readouterr().err

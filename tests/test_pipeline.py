@@ -208,3 +208,34 @@ def test_evaluation_subset_spreads_over_the_sorted_set(tmp_path):
     make_pair_folder(tmp_path / "pairs", ["a", "b", "c", "d", "e", "f"], size=(12, 12))
     names = [e["name"][0].decode() for e in evaluation_subset(tmp_path / "pairs", 3).as_numpy_iterator()]
     assert names == ["a", "c", "e"]
+
+
+def test_photo_holdout_is_a_fixed_disjoint_share_by_name(tmp_path):
+    import tensorflow as tf
+
+    from rrgan.data.pipeline import held_out, holdout_pairs, photo_records
+
+    names = [f"photo{i:03d}" for i in range(400)]
+    split = held_out(tf.constant(names), 0.1).numpy()
+    assert 25 <= split.sum() <= 55  # about a tenth, decided by each name alone
+    assert (held_out(tf.constant(names[::-1]), 0.1).numpy() == split[::-1]).all()
+    folder = tmp_path / "photos"
+    for i, name in enumerate(names[:60]):
+        write_image(folder / f"{name}.png", random_image(i, 20, 20))
+    sources = collect_sources(photos=[folder])
+
+    def stems(split_name):
+        records = photo_records(sources, holdout=0.5, split=split_name)
+        return {record["name"].numpy().decode() for record in records}
+
+    train_names, holdout_names = stems("train"), stems("holdout")
+    assert train_names and holdout_names and not train_names & holdout_names
+    assert train_names | holdout_names == set(names[:60])
+    pairs = list(holdout_pairs([folder], _config(photo_holdout=0.5, crop_size=16)))
+    assert {p["name"].numpy().decode() for p in pairs} == holdout_names
+    again = list(holdout_pairs([folder], _config(photo_holdout=0.5, crop_size=16)))
+    assert all(np.array_equal(a["input"], b["input"]) for a, b in zip(pairs, again))
+    assert pairs[0]["input"].shape == (16, 16, 3)
+    assert any(not np.allclose(p["input"], p["target"]) for p in pairs)  # a reflection was blended in
+    with pytest.raises(RRGANError, match="photo_holdout is 0"):
+        holdout_pairs([folder], _config())

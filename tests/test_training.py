@@ -366,3 +366,21 @@ def test_progress_lines_leave_validation_time_out_of_the_speed(capsys):
     speeds = [float(line.split("| ")[1].split(" images/s")[0]) for line in capsys.readouterr().out.splitlines()]
     assert len(speeds) == 2
     assert min(speeds) > 8 / 0.1  # counting the 0.3 s pauses would give under 8 / 0.3
+
+
+def test_wsd_schedule_holds_the_rate_then_decays_over_its_last_fraction(tmp_path):
+    from rrgan.training.run import Run
+
+    config = preset("tiny").override(FAST + ["train.gan_steps=100", "train.learning_rate_schedule=wsd",
+                                             "train.decay_fraction=0.2", "train.learning_rate_floor=0.1"])
+    optimizer = Run(config, tmp_path, progress=False).gan_trainer.generator_optimizer
+    start = config.train.generator_learning_rate
+
+    def rate_at(step):
+        optimizer.iterations.assign(step)
+        return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+    assert [rate_at(s) for s in (0, 50, 80)] == pytest.approx([start] * 3, rel=1e-5)
+    assert rate_at(90) == pytest.approx(0.55 * start, rel=1e-4)
+    assert rate_at(100) == pytest.approx(0.1 * start, rel=1e-4)
+    assert rate_at(150) == pytest.approx(0.1 * start, rel=1e-4)

@@ -279,6 +279,11 @@ def _real_crops(records: tf.data.Dataset, config: DataConfig, seed: int, set_ind
 
 
 def _synthetic_crops(records: tf.data.Dataset, config: DataConfig, seed: int) -> tf.data.Dataset:
+    return _blend(records.batch(2, drop_remainder=True), config, seed)
+
+
+def _blend(record_pairs: tf.data.Dataset, config: DataConfig, seed: int) -> tf.data.Dataset:
+    """Synthetic pairs from records stacked two by two: the first photo is T, the second R."""
     def blend(index, two_records):
         seeds = tf.random.experimental.stateless_split(_element_seed(seed, 1, index), num=3)
         transmission = random_window(decode_rgb(two_records["target"][0]), config, seeds[0])
@@ -287,7 +292,25 @@ def _synthetic_crops(records: tf.data.Dataset, config: DataConfig, seed: int) ->
         return {"input": image, "target": transmission, "reflection": reflection,
                 "has_reflection": tf.constant(True)}
 
-    return records.batch(2, drop_remainder=True).enumerate().map(blend, num_parallel_calls=AUTOTUNE)
+    return record_pairs.enumerate().map(blend, num_parallel_calls=AUTOTUNE)
+
+
+def holdout_pairs(photos: Iterable[str | Path], config: DataConfig, seed: int = 0) -> tf.data.Dataset:
+    """Synthetic pairs from the held-out photos only (``config.photo_holdout``), one per photo in
+    sorted order, each blended with the next photo's reflection: a test set of the training
+    distribution that no training run saw. ``name``, ``input``, ``target`` as float32 [S, S, 3]."""
+    if config.photo_holdout <= 0.0:
+        raise RRGANError("data.photo_holdout is 0: no photos are held out of training")
+    records = photo_records(collect_sources(photos=photos), holdout=config.photo_holdout, split="holdout")
+    if records is None:
+        raise RRGANError("no photos given")
+    records = records.cache()
+    following = records.skip(1).concatenate(records.take(1))
+    stacked = tf.data.Dataset.zip(records, following).map(
+        lambda first, second: {"target": tf.stack([first["target"], second["target"]]), "name": first["name"]})
+    names = stacked.map(lambda record: record["name"])
+    return tf.data.Dataset.zip(names, _blend(stacked, config, seed)).map(
+        lambda name, pair: {"name": name, "input": pair["input"], "target": pair["target"]})
 
 
 def global_shift(image: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
