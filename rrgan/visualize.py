@@ -44,6 +44,8 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[str] = (),
 
 
 def save_image(path: str | Path, image: np.ndarray, jpeg_quality: int = 95) -> Path:
-    """Write an RGB image atomically (a viewer never sees half a file), encoded by the file's suffix."""
-    path = Path(path)
-    return atomic_write(path, encode_image(_to_uint8_rgb(image), path.suffix, jpeg_quality))
+    """Write an image atomically (a viewer never sees half a file), encoded by the file's suffix: RGB,
+    or 8-bit gray for a 2-D uint8 array (an attention map)."""
+    path, image = Path(path), np.asarray(image)
+    gray = image.ndim == 2 and image.dtype == np.uint8
+    return atomic_write(path, encode_image(image if gray else _to_uint8_rgb(image), path.suffix, jpeg_quality))
