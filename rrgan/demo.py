@@ -22,10 +22,9 @@ from rrgan.data.images import DEFAULT_MAX_PIXELS, READABLE, decode_bytes
 from rrgan.errors import RRGANError
 from rrgan.export import OVERLAP, TILE
 from rrgan.inference import ModelFunction, load_model, output_names, remove_reflections
-from rrgan.visualize import save_image
+from rrgan.visualize import brighten, overlay, save_image
 
 PREVIEW_SIDE = 1600  # pixels on the long side of what the page shows; downloads are full size
-MAP_OPACITY = 0.5  # of the colour-mapped reflection map over the photo
 
 class Remover:
     """The model behind the page and how it runs; the model is loaded once, by the first photo, and
@@ -73,19 +72,6 @@ def preview(image: np.ndarray) -> np.ndarray:
         return image
     size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-
-
-def brighten(reflection: np.ndarray) -> np.ndarray:
-    """The reflection layer stretched so that its 99th percentile is white: as it is, it is mostly near black."""
-    gain = 255.0 / max(float(np.percentile(reflection, 99)), 1.0)
-    return np.clip(np.round(reflection * gain), 0, 255).astype(np.uint8)
-
-
-def overlay(photo: np.ndarray, attention_map: np.ndarray) -> np.ndarray:
-    """The reflection map laid over the photo in colour (blue: no reflection, red: sure of one), at its
-    own scale: a map that is low everywhere stays blue."""
-    colors = cv2.cvtColor(cv2.applyColorMap(attention_map, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
-    return np.round(photo * (1.0 - MAP_OPACITY) + colors * MAP_OPACITY).astype(np.uint8)
 
 
 def remove_photo(remover: Remover, path: str | Path, name: str, progress=None) -> Result:

@@ -170,7 +170,7 @@ def test_page_in_a_browser(server, expected, tmp_path):
 def test_the_same_app_through_gradio_client(server, expected, tmp_path):
     """Two photos in one call: the example, and a PNG stored on its side with an EXIF rotation (rrgan's
     reader turns it upright; its download stays a PNG). The first one's layers are what the page shows."""
-    from rrgan.demo import brighten, overlay
+    from rrgan.visualize import brighten, overlay
 
     photo = read_rgb(EXAMPLE_PHOTO)
     sideways = Image.fromarray(np.rot90(photo).copy())
