@@ -22,6 +22,7 @@ from rrgan.data.images import DEFAULT_MAX_PIXELS, READABLE, decode_bytes
 from rrgan.errors import RRGANError
 from rrgan.export import OVERLAP, TILE
 from rrgan.inference import ModelFunction, load_model, output_names, remove_reflections
+from rrgan.tiling import check_tiles
 from rrgan.visualize import brighten, overlay, save_image
 
 PREVIEW_SIDE = 1600  # pixels on the long side of what the page shows; downloads are full size
@@ -32,6 +33,7 @@ class Remover:
 
     def __init__(self, model: str | Path | None = None, precision: str = "auto", tile: int = TILE,
                  overlap: int = OVERLAP, max_pixels: int = DEFAULT_MAX_PIXELS):
+        check_tiles(tile, overlap)  # a wrong --tile stops rrgan-demo at the start, not at the first photo
         self.model_path, self.precision = model, precision
         self.tile, self.overlap, self.max_pixels = tile, overlap, max_pixels
         self._model: ModelFunction | None = None

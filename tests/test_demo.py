@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_image
+from conftest import random_image, random_networks, write_image
 from PIL import Image
 
 gr = pytest.importorskip("gradio")
@@ -203,6 +203,21 @@ def test_oversized_and_missing_photos_are_messages(tmp_path):
     with pytest.raises(gr.Error, match="Add one or more photos"):
         remove_photos(remover, [], gr.Progress())
     assert not remover.loaded
+
+
+def test_tiles_feed_the_progress_bar(tmp_path):
+    from rrgan.config import preset
+    from rrgan.demo import Remover, remove_photos
+    from rrgan.export import save_weights
+
+    weights = save_weights(random_networks(seed=2), preset("tiny"), tmp_path / "weights")
+    photo = write_image(tmp_path / "photo.png", random_image(0, 100, 150))
+    calls = []
+    remover = Remover(weights, precision="float32", tile=64, overlap=16)  # 2 x 3 tiles of 64 pixels
+    downloads, *_ = remove_photos(remover, [str(photo)], lambda value, desc, unit="steps": calls.append((value, desc)))
+    tiles = [((done, 6), "photo.png: tiles") for done in range(1, 7)]
+    assert calls == [((0, 1), "photo.png: loading the model"), *tiles]
+    assert [Path(d).name for d in downloads] == ["photo.png"] and read_rgb(downloads[0]).shape == (100, 150, 3)
 
 
 def test_without_gradio_the_command_says_what_to_install(monkeypatch, capsys):
