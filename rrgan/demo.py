@@ -27,6 +27,7 @@ from rrgan.visualize import brighten, overlay, save_image
 
 PREVIEW_SIDE = 1600  # pixels on the long side of what the page shows; downloads are full size
 
+
 class Remover:
     """The model behind the page and how it runs; the model is loaded once, by the first photo, and
     used by one photo at a time (Gradio's queue), so memory stays that of one photo's tiles."""

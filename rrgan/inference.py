@@ -107,9 +107,6 @@ def load_model(path: str | Path | None = None, precision: str = "auto") -> Model
     return lambda images: signature(images=images)
 
 
-LAYERS = ("transmission", "reflection", "map")  # what remove_reflections gives, and rrgan-remove --save writes
-
-
 def reflection_layer(image: np.ndarray, transmission: np.ndarray) -> np.ndarray:
     """What was taken out of the photo, I - T clipped to [0, 255]: the reflection as a photo of it would show it."""
     return np.clip(image.astype(np.int16) - transmission, 0, 255).astype(np.uint8)
