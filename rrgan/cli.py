@@ -244,33 +244,43 @@ def train_main(argv=None) -> int:
 
 
 def _method(args):
-    """The chosen method as a uint8 -> uint8 function."""
+    """The chosen method as a function of a uint8 photo to its uint8 layers (those of
+    ``rrgan.inference.remove_reflections``; yang2019 finds no map)."""
+    from rrgan.inference import load_model, reflection_layer, remove_reflections, with_tta
+
     if args.method == "yang2019":
         from rrgan.baselines import yang2019
 
         if args.tta > 1:
             raise RRGANError("--tta applies to rrgan's networks, not to --method yang2019")
-        return yang2019
-    from rrgan.inference import load_model, remove_reflections, with_tta
 
+        def remove(image):
+            transmission = yang2019(image)
+            return {"transmission": transmission, "reflection": reflection_layer(image, transmission)}
+
+        return remove
     model = load_model(args.model, args.precision)
     if args.tta > 1:
         model = with_tta(model, args.tta)
-    return lambda image: remove_reflections(model, image, tile=args.tile, overlap=args.overlap)["transmission"]
+    return lambda image: remove_reflections(model, image, tile=args.tile, overlap=args.overlap)
 
 
-def _add_method_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="SavedModel, TF Serving model folder (newest version), training work dir or "
                                         "weights folder (default: the weights shipped with rrgan)")
-    parser.add_argument("--method", choices=("rrgan", "yang2019"), default="rrgan",
-                        help="rrgan, or yang2019: the closed-form method of Yang et al. CVPR 2019 (no training)")
     _add_precision(parser, "auto")
     parser.add_argument("--tile", type=int, default=512, help="tile size for large photos (default: 512)")
     parser.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (default: 64)")
+    _add_size_limit(parser)
+
+
+def _add_method_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_model_arguments(parser)
     parser.add_argument("--tta", type=int, nargs="?", const=8, default=1, metavar="N",
                         help="test-time augmentation: average the model over the first N of the 8 flips and "
                              "rotations (--tta alone: all 8; costs N times the time; default: off)")
-    _add_size_limit(parser)
+    parser.add_argument("--method", choices=("rrgan", "yang2019"), default="rrgan",
+                        help="rrgan, or yang2019: the closed-form method of Yang et al. CVPR 2019 (no training)")
 
 
 def _add_precision(parser: argparse.ArgumentParser, default: str) -> None:
@@ -295,14 +305,21 @@ def remove_main(argv=None) -> int:
     parser.add_argument("-o", "--output", required=True, help="folder for the clean photos")
     parser.add_argument("--format", choices=("same", "png", "jpg", "webp", "tif"), default="same",
                         help="output format (default: the input's; PNG where rrgan cannot write it)")
+    parser.add_argument("--save", nargs="+", choices=("transmission", "reflection", "map"), default=["transmission"],
+                        metavar="LAYER", help="what to write for each photo, any of: transmission (the clean photo, "
+                        "<stem>.<ext>), reflection (what was taken out, I - T: <stem>_reflection.png), map (where "
+                        "the model found reflections, 8-bit gray: <stem>_map.png); default: transmission")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_method_arguments(parser)
     args = parser.parse_args(argv)
+    if "map" in args.save and args.method == "yang2019":
+        raise RRGANError("--save map: yang2019 finds no reflection map (the map is rrgan's attention)")
 
     from tqdm.auto import tqdm
 
-    from rrgan.data.images import WRITABLE_SUFFIXES, read_rgb
+    from rrgan.data.images import read_rgb
     from rrgan.data.pairs import find_photos
+    from rrgan.inference import output_names
     from rrgan.visualize import save_image
 
     jobs = []  # (source, path relative to the output folder)
@@ -316,17 +333,42 @@ def remove_main(argv=None) -> int:
     method = _method(args)
     skipped = 0
     for source, relative in tqdm(jobs, desc="removing reflections", unit="photo", disable=args.quiet):
-        if args.format != "same":
-            relative = relative.with_suffix("." + args.format)
-        elif relative.suffix.lower() not in WRITABLE_SUFFIXES:
-            relative = relative.with_suffix(relative.suffix + ".png")
         try:
-            save_image(Path(args.output) / relative, method(read_rgb(source, _max_pixels(args))))
+            outputs = method(read_rgb(source, _max_pixels(args)))
+            for layer, name in output_names(relative, args.save, args.format).items():
+                save_image(Path(args.output) / name, outputs[layer])
         except RRGANError as err:
             skipped += 1
             print(f"skipped: {err}", file=sys.stderr)
     print(f"wrote {len(jobs) - skipped} photo(s) to {args.output}" + (f"; skipped {skipped}" if skipped else ""))
     return 1 if skipped else 0
+
+
+@_friendly("rrgan-demo")
+def demo_main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="rrgan-demo", description="Serve a web page that removes reflections "
+                                     "from your photos (Gradio), on this machine only unless told otherwise.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: 127.0.0.1, this machine "
+                                                            "only; 0.0.0.0: every network it is on)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    parser.add_argument("--share", action="store_true", help="also publish the page on a temporary public "
+                                                             "gradio.live address (off by default)")
+    _add_model_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        from rrgan import demo
+    except ImportError as err:
+        if err.name != "gradio":
+            raise
+        raise RRGANError('the web page needs Gradio: pip install "rrgan[demo]"') from None
+
+    remover = demo.Remover(args.model, args.precision, args.tile, args.overlap, _max_pixels(args))
+    remover.model()  # a wrong --model stops here, not at the first photo
+    try:
+        demo.build_app(remover).launch(server_name=args.host, server_port=args.port, share=args.share)
+    except OSError as err:
+        raise RRGANError(f"cannot serve on {args.host}:{args.port}: {err}") from None
+    return 0
 
 
 @_friendly("rrgan-eval")
@@ -359,7 +401,11 @@ def eval_main(argv=None) -> int:
 
     for folder in args.folders:
         find_pair_sets(folder)  # a clear error before any model is loaded
-    method = _method(args)
+    layers = _method(args)
+
+    def method(image):
+        return layers(image)["transmission"]
+
     table = evaluate({args.method: method}, args.folders, progress=not args.quiet, max_pixels=_max_pixels(args),
                      resize_multiple=args.resize_multiple)
     output = Path(args.output)

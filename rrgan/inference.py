@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from rrgan import checkpoints
 from rrgan.config import Config
+from rrgan.data.images import WRITABLE_SUFFIXES
 from rrgan.errors import RRGANError
 from rrgan.export import OVERLAP, SERVING_SIGNATURE, TILE, WEIGHT_FILES, ServingBundle, find_saved_model
 from rrgan.layers import dtype_policy
@@ -135,28 +136,53 @@ def with_tta(model: ModelFunction, count: int = 8) -> ModelFunction:
     return averaged
 
 
-def remove_reflections(model: ModelFunction, image: np.ndarray, tile: int = TILE, overlap: int = OVERLAP) -> dict:
-    """uint8 [H, W, 3] photo -> ``transmission`` and ``reflection`` uint8 [H, W, 3], processed in
-    overlapping tiles when larger than ``tile`` (the tiles and weights of ``rrgan.tiling``; a
-    SavedModel of rrgan also tiles inside, so this path serves any model function and any tile size)."""
+def reflection_layer(image: np.ndarray, transmission: np.ndarray) -> np.ndarray:
+    """What was taken out of the photo, I - T clipped to [0, 255]: the reflection as a photo of it would show it."""
+    return np.clip(image.astype(np.int16) - transmission, 0, 255).astype(np.uint8)
+
+
+def output_names(relative: Path, layers=("transmission",), file_format: str = "same") -> dict[str, Path]:
+    """Where each layer of a photo is written, relative to the output folder: the clean photo under the
+    photo's own name and format (PNG where rrgan cannot write that format, or ``file_format``), the
+    others as ``<stem>_<layer>.png``, lossless since they are data rather than photos."""
+    relative = Path(relative)
+    if file_format != "same":
+        clean = relative.with_suffix("." + file_format)
+    elif relative.suffix.lower() in WRITABLE_SUFFIXES:
+        clean = relative
+    else:
+        clean = relative.with_suffix(relative.suffix + ".png")
+    return {layer: clean if layer == "transmission" else relative.with_name(f"{relative.stem}_{layer}.png")
+            for layer in layers}
+
+
+def remove_reflections(model: ModelFunction, image: np.ndarray, tile: int = TILE, overlap: int = OVERLAP,
+                       progress: Callable[[int, int], None] | None = None) -> dict:
+    """uint8 [H, W, 3] photo -> ``transmission`` uint8 [H, W, 3], ``reflection`` (``reflection_layer``)
+    and ``map``, the final attention map as uint8 [H, W] (where the model found reflections), processed
+    in overlapping tiles when larger than ``tile`` (the tiles and weights of ``rrgan.tiling``; a
+    SavedModel of rrgan also tiles inside, so this path serves any model function and any tile size).
+    ``progress(done, total)`` is called after each tile, for a progress bar on large photos."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise RRGANError(f"expected an RGB image [H, W, 3], got shape {image.shape}")
     check_tiles(tile, overlap)
     height, width = image.shape[:2]
-    if height <= tile and width <= tile:
-        outputs = model(tf.constant(image[None]))
-        return {key: np.asarray(outputs[key][0]) for key in ("transmission", "reflection")}
-    totals = {key: np.zeros((height, width, 3), np.float32) for key in ("transmission", "reflection")}
+    total = np.zeros((height, width, 4), np.float32)  # transmission, then the map, both in 0-255
     weight_sum = np.zeros((height, width, 1), np.float32)
     (row_starts, tile_height), (column_starts, tile_width) = (
         tile_grid(height, tile, overlap), tile_grid(width, tile, overlap))
-    for top in row_starts.numpy():
-        for left in column_starts.numpy():
-            bottom, right = top + tile_height.numpy(), left + tile_width.numpy()
-            outputs = model(tf.constant(image[None, top:bottom, left:right]))
-            weights = (tile_weights(bottom - top, overlap, top == 0, bottom == height).numpy()[:, None]
-                       * tile_weights(right - left, overlap, left == 0, right == width).numpy()[None, :])[..., None]
-            for key in totals:
-                totals[key][top:bottom, left:right] += weights * np.asarray(outputs[key][0], np.float32)
-            weight_sum[top:bottom, left:right] += weights
-    return {key: np.clip(np.round(total / weight_sum), 0, 255).astype(np.uint8) for key, total in totals.items()}
+    tiles = [(top, left) for top in row_starts.numpy() for left in column_starts.numpy()]
+    for done, (top, left) in enumerate(tiles, 1):
+        bottom, right = top + tile_height.numpy(), left + tile_width.numpy()
+        outputs = model(tf.constant(image[None, top:bottom, left:right]))
+        weights = (tile_weights(bottom - top, overlap, top == 0, bottom == height).numpy()[:, None]
+                   * tile_weights(right - left, overlap, left == 0, right == width).numpy()[None, :])[..., None]
+        total[top:bottom, left:right] += weights * np.concatenate(
+            [np.asarray(outputs["transmission"][0], np.float32), np.asarray(outputs["attention"][0]) * 255.0], axis=-1)
+        weight_sum[top:bottom, left:right] += weights
+        if progress is not None:
+            progress(done, len(tiles))
+    blended = np.clip(np.round(total / weight_sum), 0, 255).astype(np.uint8)
+    transmission = np.ascontiguousarray(blended[..., :3])
+    return {"transmission": transmission, "reflection": reflection_layer(image, transmission),
+            "map": np.ascontiguousarray(blended[..., 3])}

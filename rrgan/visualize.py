@@ -1,4 +1,5 @@
-"""Image grids for people to look at: synthesis previews and training samples."""
+"""Images for people to look at: synthesis previews, training samples, and the reflection layer and map
+as rrgan-demo and the quickstart notebook show them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rrgan.data.images import encode_image
 from rrgan.files import atomic_write
 
 _HEADER = 22
+MAP_OPACITY = 0.5  # of the colour-mapped reflection map laid over a photo
 
 
 def _to_uint8_rgb(image: np.ndarray) -> np.ndarray:
@@ -44,6 +46,21 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[str] = (),
 
 
 def save_image(path: str | Path, image: np.ndarray, jpeg_quality: int = 95) -> Path:
-    """Write an RGB image atomically (a viewer never sees half a file), encoded by the file's suffix."""
-    path = Path(path)
-    return atomic_write(path, encode_image(_to_uint8_rgb(image), path.suffix, jpeg_quality))
+    """Write an image atomically (a viewer never sees half a file), encoded by the file's suffix: RGB,
+    or 8-bit gray for a 2-D uint8 array (an attention map)."""
+    path, image = Path(path), np.asarray(image)
+    gray = image.ndim == 2 and image.dtype == np.uint8
+    return atomic_write(path, encode_image(image if gray else _to_uint8_rgb(image), path.suffix, jpeg_quality))
+
+
+def brighten(reflection: np.ndarray) -> np.ndarray:
+    """The reflection layer stretched so that its 99th percentile is white: as it is, it is mostly near black."""
+    gain = 255.0 / max(float(np.percentile(reflection, 99)), 1.0)
+    return np.clip(np.round(reflection * gain), 0, 255).astype(np.uint8)
+
+
+def overlay(photo: np.ndarray, attention_map: np.ndarray) -> np.ndarray:
+    """The reflection map laid over the photo in colour (blue: no reflection, red: sure of one), at its
+    own scale: a map that is low everywhere stays blue."""
+    colors = cv2.cvtColor(cv2.applyColorMap(attention_map, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+    return np.round(photo * (1.0 - MAP_OPACITY) + colors * MAP_OPACITY).astype(np.uint8)

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 from conftest import make_pair_folder, random_image, random_networks, write_image
+from PIL import Image
 
 from rrgan.baselines import yang2019
 from rrgan.cli import eval_main, export_main, remove_main
@@ -15,7 +16,7 @@ from rrgan.data.images import read_rgb
 from rrgan.errors import RRGANError
 from rrgan.evaluation import psnr, resize_to_multiple
 from rrgan.export import ServingBundle, save_weights
-from rrgan.inference import load_model, remove_reflections
+from rrgan.inference import load_model, output_names, reflection_layer, remove_reflections
 from rrgan.training.run import train
 
 
@@ -41,6 +42,52 @@ def test_tiles_match_a_single_pass(model):
     assert tiled["transmission"].shape == image.shape
     # Tolerance: tiles see less context near their borders; blending keeps the mean error tiny.
     assert difference.mean() < 1.0 and np.percentile(difference, 99) <= 8, (difference.mean(), difference.max())
+
+
+def test_layers_the_map_and_tile_progress(model):
+    image = draw_scene(4, 200)[:, :150]
+    single = model(tf.constant(image[None]))
+    whole = remove_reflections(model, image, tile=256)
+    np.testing.assert_array_equal(whole["transmission"], single["transmission"][0].numpy())
+    np.testing.assert_array_equal(whole["map"], np.round(single["attention"][0, ..., 0].numpy() * 255))
+    np.testing.assert_array_equal(whole["reflection"], reflection_layer(image, whole["transmission"]))
+    calls = []
+    tiled = remove_reflections(model, image, tile=96, overlap=24, progress=lambda *call: calls.append(call))
+    assert calls == [(done, 6) for done in range(1, 7)]  # 3 x 2 tiles of 96 pixels
+    assert tiled["map"].shape == image.shape[:2] and tiled["map"].dtype == np.uint8
+    assert np.abs(tiled["map"].astype(int) - whole["map"]).mean() < 2.0
+
+
+def test_output_names():
+    assert output_names(Path("a/photo.tif"), ("transmission", "reflection", "map")) == {
+        "transmission": Path("a/photo.tif"), "reflection": Path("a/photo_reflection.png"),
+        "map": Path("a/photo_map.png")}
+    assert output_names(Path("photo.heic")) == {"transmission": Path("photo.heic.png")}
+    assert output_names(Path("photo.png"), file_format="jpg") == {"transmission": Path("photo.jpg")}
+
+
+def test_remove_cli_saves_the_layers_from_a_workdir_and_its_savedmodel(workdir, tmp_path, capsys):
+    """--save reflection map works from a SavedModel too: its serving signature gives the attention map."""
+    image = draw_scene(6, 80)[:, :60]
+    write_image(tmp_path / "photo.png", image)
+    layers = {}
+    for source, model_path in (("workdir", workdir), ("export", workdir / "export" / "rrgan")):
+        output = tmp_path / source
+        assert remove_main([str(tmp_path / "photo.png"), "-o", str(output), "--model", str(model_path), "--quiet",
+                            "--precision", "float32", "--save", "transmission", "reflection", "map"]) == 0
+        assert sorted(p.name for p in output.iterdir()) == ["photo.png", "photo_map.png", "photo_reflection.png"]
+        with Image.open(output / "photo_map.png") as attention_map:
+            assert attention_map.mode == "L" and attention_map.size == (60, 80)
+            layers[source] = {"map": np.asarray(attention_map), "transmission": read_rgb(output / "photo.png"),
+                              "reflection": read_rgb(output / "photo_reflection.png")}
+        np.testing.assert_array_equal(layers[source]["reflection"],
+                                      reflection_layer(image, layers[source]["transmission"]))
+    for layer in ("transmission", "map"):
+        assert np.abs(layers["workdir"][layer].astype(int) - layers["export"][layer]).max() <= 1
+    assert remove_main([str(tmp_path / "photo.png"), "-o", str(tmp_path / "only"), "--model", str(workdir),
+                        "--quiet", "--save", "map"]) == 0
+    assert [p.name for p in (tmp_path / "only").iterdir()] == ["photo_map.png"]
+    capsys.readouterr()
 
 
 def test_odd_sizes_come_back_at_their_own_size(model):
@@ -89,6 +136,7 @@ def test_remove_cli_skips_bad_files_by_name(workdir, tmp_path, capsys):
     (["{tmp}/empty_folder", "--method", "yang2019"], "no files found"),
     (["{tmp}/photo.png", "--model", "{tmp}/no_model"], "no_model: no such model"),
     (["{tmp}/photo.png"], "ships no pretrained weights"),
+    (["{tmp}/photo.png", "--method", "yang2019", "--save", "map"], "yang2019 finds no reflection map"),
 ])
 def test_remove_cli_user_errors(tmp_path, capsys, monkeypatch, arguments, message):
     monkeypatch.setattr("rrgan.inference.PRETRAINED", tmp_path / "no_pretrained")
