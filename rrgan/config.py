@@ -432,10 +432,13 @@ def _cpu_finetune() -> Config:
 
 
 def _cpu_long() -> Config:
-    """The ``cpu`` recipe scaled up for hours of training on a 2-core CPU: a wider generator (1.8x
-    its FLOPs), the clean photos of ``--photos`` with a tenth held out for a synthetic test set
-    (``rrgan-data synthesize``), and a warmup-stable-decay schedule, so that the run can be
-    resumed with more steps, or a short decay branched off any checkpoint, without restarting.
+    """The shipped model's recipe: the ``cpu`` recipe scaled up to an hour and a half on a 2-core
+    CPU. A wider generator (1.8x its FLOPs), the clean photos of ``--photos`` with a tenth held out
+    for a synthetic test set (``rrgan-data synthesize``), and a warmup-stable-decay schedule: the
+    rate is constant for 9500 steps (where the gain had levelled off) and decays over the last
+    2500, so a run can be resumed with more steps, or a decay branched off any checkpoint, without
+    restarting. The generator trains against the discriminator from the start of stage 2 at a small
+    weight (RaGAN, 0.005): it cost 0.01 dB of validation gain against the same decay without it.
     Run: rrgan-train --preset cpu-long --data ../shared/data/train --photos ../shared/data/photos
          --val ../shared/data/val/nature20 ../shared/data/val/sir2_solidobject --workdir runs/cpu-long
     """
@@ -444,7 +447,8 @@ def _cpu_long() -> Config:
         config,
         data=dataclasses.replace(config.data, photo_holdout=0.1),
         model=dataclasses.replace(config.model, generator_width=32),
-        train=dataclasses.replace(config.train, gan_steps=30000, learning_rate_schedule="wsd", decay_fraction=0.2,
+        loss=dataclasses.replace(config.loss, adversarial=0.005),
+        train=dataclasses.replace(config.train, gan_steps=12000, learning_rate_schedule="wsd", decay_fraction=0.20834,
                                   validation_every=1000, checkpoint_every=500, max_to_keep=40, sample_every=2000,
                                   log_every=100))
 

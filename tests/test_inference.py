@@ -198,12 +198,12 @@ def test_weights_folder_is_the_shipped_form(tmp_path, capsys, monkeypatch):
 
 
 def test_shipped_model_makes_the_example_photo_better():
-    """The shipped weights (under 30 MB) load with no download and bring the example photo closer to
+    """The shipped weights (under 40 MB) load with no download and bring the example photo closer to
     its clean scene (docs/make_example.py made both) than the photo itself is."""
     from rrgan import EXAMPLE_PHOTO
     from rrgan.inference import PRETRAINED
 
-    assert sum(p.stat().st_size for p in PRETRAINED.iterdir()) < 30 * 2 ** 20
+    assert sum(p.stat().st_size for p in PRETRAINED.iterdir()) < 40 * 2 ** 20
     photo = read_rgb(EXAMPLE_PHOTO)
     clean = read_rgb(Path(__file__).resolve().parents[1] / "docs" / "window_clean.jpg")
     output = remove_reflections(load_model(), photo)["transmission"]
@@ -211,13 +211,13 @@ def test_shipped_model_makes_the_example_photo_better():
     assert psnr(output, clean) > psnr(photo, clean) + 0.5
 
 
-def test_shipped_model_was_trained_by_the_cpu_presets():
-    """The README reproduces the shipped model with ``--preset cpu``, then ``--preset cpu-finetune
-    --init``: the presets must stay its recipe, and the second must fit the first's networks."""
+def test_shipped_model_was_trained_by_the_cpu_long_preset():
+    """The README reproduces the shipped model with ``--preset cpu-long``: the preset must stay its
+    recipe, and it must be the mission's model (the adversarial term on)."""
     from rrgan.inference import load_config
 
-    assert load_config() == preset("cpu-finetune")
-    assert preset("cpu-finetune").model == preset("cpu").model
+    assert load_config() == preset("cpu-long")
+    assert load_config().loss.adversarial > 0
 
 
 def test_bfloat16_compute_stays_close_to_float32(tmp_path):
