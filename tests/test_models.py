@@ -126,6 +126,17 @@ def test_efficientnet_lite_backbone_feeds_its_stages_at_their_resolution():
         assert outputs["edge"].shape == (1, height, width, 1)
 
 
+def test_efficientnet_lite_computes_in_float32_under_mixed_bfloat16():
+    from rrgan.layers import dtype_policy
+
+    config = preset("tiny").override(["model.backbone_stages=2", "model.backbone=efficientnet_lite0"]).model
+    with dtype_policy("mixed_bfloat16"):
+        networks = build_networks(config)
+    assert networks.backbone.get_layer("block1_depthwise_conv").compute_dtype == "float32"
+    assert networks.generator.get_layer("stem").compute_dtype == "bfloat16"
+    assert networks.remove_reflection(_image(1, 37, 29))["transmission"].shape == (1, 37, 29, 3)
+
+
 def test_efficientnet_lite_features_are_unit_scale_on_photos(shared_data):
     from rrgan.data.images import read_rgb
     from rrgan.models.backbone import build_backbone
