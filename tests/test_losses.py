@@ -132,8 +132,10 @@ def test_perceptual_from_a_local_weights_file(tmp_path):
     assert not features.trainable_weights
 
 
-def test_perceptual_from_hed_needs_no_download():
-    features = losses.build_perceptual_features("hed")
+@pytest.mark.parametrize("weights", ["hed", "efficientnet_lite0"])
+def test_perceptual_from_packaged_weights_needs_no_download(weights):
+    features = losses.build_perceptual_features(weights)
+    assert len(features.outputs) == losses.PACKAGED_PERCEPTUAL_STAGES[weights]
     target = _image(32, 32, 1)
     assert _f(losses.perceptual_loss(features, target, target)) == pytest.approx(0.0, abs=1e-6)
     assert _f(losses.perceptual_loss(features, _image(32, 32, 1), target)) > 0.0

