@@ -289,9 +289,9 @@ def _add_precision(parser: argparse.ArgumentParser, default: str) -> None:
                              f"with native bfloat16 support, else float32 (default: {default})")
 
 
-def _add_size_limit(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-megapixels", type=float, default=100.0,
-                        help="refuse images larger than this, read from the file's header (default: 100)")
+def _add_size_limit(parser: argparse.ArgumentParser,
+                    what: str = "refuse images larger than this, read from the file's header") -> None:
+    parser.add_argument("--max-megapixels", type=float, default=100.0, help=f"{what} (default: 100)")
 
 
 def _max_pixels(args) -> int:
@@ -443,16 +443,21 @@ def export_main(argv=None) -> int:
     parser.add_argument("--weights", metavar="FOLDER", help="instead of a SavedModel, write a weights folder "
                                                             "(config.json + .weights.h5 files, as shipped)")
     _add_precision(parser, "float32")
+    _add_size_limit(parser, "the SavedModel refuses a request with an image larger than this, by its header "
+                            "before decoding (remove_encoded) or by its shape (serving_default)")
+    parser.add_argument("--max-batch", type=int, default=16,
+                        help="the SavedModel refuses a request with more images than this (default: 16)")
     args = parser.parse_args(argv)
 
     from rrgan.config import Config
-    from rrgan.export import export_bundle, save_weights
+    from rrgan.export import ServingLimits, export_bundle, save_weights
     from rrgan.inference import load_networks, pretrained_folder
 
+    limits = ServingLimits(_max_pixels(args), args.max_batch)
     networks = load_networks(args.workdir, args.precision)  # the serving machine may lack native bfloat16
     if args.weights:
         config = Config.load(Path(args.workdir or pretrained_folder()) / "config.json")
         print(save_weights(networks, config, args.weights))
     else:
-        print(export_bundle(networks, args.output, args.name, args.version))
+        print(export_bundle(networks, args.output, args.name, args.version, limits=limits))
     return 0

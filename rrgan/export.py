@@ -8,27 +8,99 @@ Signatures:
         attention (float32 [N, H, W, 1]), edge (float32 [N, H, W, 1]); any H and W.
     remove_encoded(images: string [N]) -> transmission_png (string [N]): JPEG / PNG / BMP / GIF
         bytes in (as TF Serving's REST API receives base64), PNG bytes out.
+    limits() -> max_pixels, max_batch (int64 scalars): the export's ``ServingLimits``.
 Both run a photo larger than ``tile`` pixels in overlapping tiles inside the graph (``rrgan.tiling``),
-so a phone photo posted to TF Serving takes the memory of one tile, not of the whole photo.
+so a phone photo posted to TF Serving takes the memory of one tile, not of the whole photo. Both
+refuse a request over the limits with InvalidArgumentError (TF Serving's 400), ``remove_encoded``
+by every image's header before it decodes any (``rrgan.headers``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import tensorflow as tf
 
 from rrgan.config import Config
+from rrgan.data.images import DEFAULT_MAX_PIXELS
 from rrgan.errors import RRGANError
 from rrgan.files import atomic_path
+from rrgan.headers import FORMATS, encoded_size
 from rrgan.metrics import quantize
 from rrgan.models import Networks
 from rrgan.tiling import blend_tiles, check_tiles
 
 SERVING_SIGNATURE = "serving_default"
 ENCODED_SIGNATURE = "remove_encoded"
+LIMITS_SIGNATURE = "limits"
 TILE, OVERLAP = 512, 64  # pixels; the defaults of rrgan-remove too
 _OUTPUT_CHANNELS = {"transmission": 3, "reflection": 3, "attention": 1, "edge": 1}
+
+
+@dataclass(frozen=True)
+class ServingLimits:
+    """What one request may ask of an exported model. Stored in it (the ``limits`` signature) and
+    checked in its graph, so that no request can make TF Serving decode or run more than this."""
+
+    max_pixels: int = DEFAULT_MAX_PIXELS  # per image: by its header (remove_encoded) or its shape
+    max_batch: int = 16  # images per request
+
+    def __post_init__(self):
+        if self.max_pixels < 1 or self.max_batch < 1:
+            raise RRGANError(f"serving limits must be positive, got {self.max_pixels} pixels and a batch of "
+                             f"{self.max_batch} (--max-megapixels, --max-batch)")
+
+    @property
+    def megapixels(self) -> str:
+        return f"{self.max_pixels / 1e6:g}"
+
+
+DEFAULT_LIMITS = ServingLimits()
+
+def _refuse(bad: tf.Tensor, message: tf.Tensor) -> tf.Operation:
+    """InvalidArgumentError carrying ``message`` when ``bad`` is true (``refusal`` reads it back)."""
+    return tf.debugging.Assert(tf.logical_not(bad), [message], summarize=1)
+
+
+def refusal(error: tf.errors.InvalidArgumentError) -> str:
+    """What a signature said when it refused a request (over a limit, not an image it reads),
+    without TF's node names; the first line of any other InvalidArgumentError."""
+    match = re.search(r"assertion failed: \[(.*?)\]\n", error.message)
+    return match.group(1) if match else error.message.strip().splitlines()[0]
+
+
+def _first(bad: tf.Tensor, sizes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """The index and size row of the first image marked ``bad`` (index N and zeros when none)."""
+    index = tf.argmax(tf.concat([tf.cast(bad, tf.int32), [1]], axis=0))
+    return index, tf.concat([sizes, tf.zeros([1, 3], tf.int64)], axis=0)[index]
+
+
+def _text(*parts) -> tf.Tensor:
+    """A message of strings and integer tensors."""
+    return tf.strings.join([part if isinstance(part, str) else tf.strings.as_string(part) for part in parts])
+
+
+def _check_images(limits: ServingLimits, signature: str, sizes: tf.Tensor, by_header: bool) -> list[tf.Operation]:
+    """Checks of a request's images, int64 [N, 3] of height, width and pixels to decode (-1: a
+    format the model does not read)."""
+    count = tf.shape(sizes, out_type=tf.int64)[0]
+    checks = [_refuse(count > limits.max_batch, _text(
+        f"{signature}: ", count, f" images in one request; this model takes at most {limits.max_batch} "
+        "(rrgan-export --max-batch)"))]
+    unreadable = sizes[:, 2] < 0
+    index, _ = _first(unreadable, sizes)
+    checks.append(_refuse(tf.reduce_any(unreadable), _text(f"{signature}: image ", index, f" is not {FORMATS}")))
+    too_large = sizes[:, 2] > limits.max_pixels
+    index, size = _first(too_large, sizes)
+    megapixels = tf.strings.as_string(tf.cast(size[2], tf.float64) / 1e6, shortest=True)
+    checks.append(_refuse(tf.reduce_any(too_large), _text(
+        f"{signature}: image ", index, " is ", size[1], "x", size[0], " pixels", " by its header" if by_header else "",
+        " (", megapixels, f" megapixels); this model takes at most {limits.megapixels} megapixels "
+        "(rrgan-export --max-megapixels)")))
+    return checks
 
 
 class ServingBundle(tf.Module):
@@ -36,13 +108,15 @@ class ServingBundle(tf.Module):
 
     ``serve`` and ``serve_encoded`` are tf.functions made per instance: a class-level tf.function
     method holds its object weakly and shares traces between instances, which broke when a bundle
-    was used soon after another one had been exported and collected.
+    was used soon after another one had been exported and collected. ``limits`` is traced with the
+    limits as a Python dict, so that ``saved_model_cli show --all`` prints their values.
     """
 
-    def __init__(self, networks: Networks, tile: int = TILE, overlap: int = OVERLAP):
+    def __init__(self, networks: Networks, tile: int = TILE, overlap: int = OVERLAP,
+                 limits: ServingLimits = DEFAULT_LIMITS):
         super().__init__(name="rrgan_bundle")
         check_tiles(tile, overlap)
-        self.networks, self.tile, self.overlap = networks, tile, overlap
+        self.networks, self.tile, self.overlap, self.serving_limits = networks, tile, overlap, limits
         # Tracked as attributes so that the SavedModel holds their weights (the backbone's too).
         self.edge_net = networks.edge_net
         self.attention_net = networks.attention_net
@@ -52,6 +126,12 @@ class ServingBundle(tf.Module):
             self._serve, input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
         self.serve_encoded = tf.function(
             self._serve_encoded, input_signature=[tf.TensorSpec([None], tf.string, name="images")])
+        self.limits = tf.function(lambda values: {key: tf.constant(value, tf.int64) for key, value in values.items()})
+
+    def signatures(self) -> dict:
+        """The SavedModel's signatures by name."""
+        return {SERVING_SIGNATURE: self.serve, ENCODED_SIGNATURE: self.serve_encoded,
+                LIMITS_SIGNATURE: self.limits.get_concrete_function(dataclasses.asdict(self.serving_limits))}
 
     def _remove_tile(self, images):
         outputs = self.networks.remove_reflection(tf.cast(images, tf.float32) / 255.0)
@@ -59,6 +139,11 @@ class ServingBundle(tf.Module):
         return tf.concat([outputs[key] for key in _OUTPUT_CHANNELS], axis=-1)
 
     def _serve(self, images):
+        shape = tf.shape(images, out_type=tf.int64)
+        area = shape[1] * shape[2]
+        sizes = tf.tile(tf.stack([shape[1], shape[2], area])[tf.newaxis], [shape[0], 1])
+        with tf.control_dependencies(_check_images(self.serving_limits, SERVING_SIGNATURE, sizes, by_header=False)):
+            images = tf.identity(images)
         blended = blend_tiles(self._remove_tile, images, sum(_OUTPUT_CHANNELS.values()), self.tile, self.overlap)
         outputs = dict(zip(_OUTPUT_CHANNELS, tf.split(blended, list(_OUTPUT_CHANNELS.values()), axis=-1)))
         return {"transmission": quantize(outputs["transmission"]), "reflection": quantize(outputs["reflection"]),
@@ -70,6 +155,9 @@ class ServingBundle(tf.Module):
             transmission = self.serve(image[tf.newaxis])["transmission"][0]
             return tf.io.encode_png(transmission)
 
+        sizes = tf.map_fn(encoded_size, images, fn_output_signature=tf.TensorSpec([3], tf.int64))
+        with tf.control_dependencies(_check_images(self.serving_limits, ENCODED_SIGNATURE, sizes, by_header=True)):
+            images = tf.identity(images)  # no image is decoded before every header passed
         return {"transmission_png": tf.map_fn(one, images, fn_output_signature=tf.string)}
 
 
@@ -81,7 +169,8 @@ def next_version(model_dir: Path) -> int:
 
 
 def export_bundle(networks: Networks, export_root: str | Path, model_name: str = "rrgan",
-                  version: int | None = None, exist_ok: bool = False, tile: int = TILE, overlap: int = OVERLAP) -> Path:
+                  version: int | None = None, exist_ok: bool = False, tile: int = TILE, overlap: int = OVERLAP,
+                  limits: ServingLimits = DEFAULT_LIMITS) -> Path:
     """Write the SavedModel to ``export_root/model_name/version`` atomically and return that path.
 
     Versions are never overwritten; with ``exist_ok`` an existing version is returned as it is.
@@ -94,10 +183,9 @@ def export_bundle(networks: Networks, export_root: str | Path, model_name: str =
         return final
     if final.exists():
         raise RRGANError(f"{final}: version {version} already exists (versions are never overwritten)")
-    bundle = ServingBundle(networks, tile, overlap)
+    bundle = ServingBundle(networks, tile, overlap, limits)
     with atomic_path(final, folder=True) as temporary:
-        tf.saved_model.save(bundle, str(temporary), signatures={SERVING_SIGNATURE: bundle.serve,
-                                                                ENCODED_SIGNATURE: bundle.serve_encoded})
+        tf.saved_model.save(bundle, str(temporary), signatures=bundle.signatures())
     return final
 
 

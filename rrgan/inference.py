@@ -17,7 +17,7 @@ from rrgan import checkpoints
 from rrgan.config import Config
 from rrgan.data.images import WRITABLE_SUFFIXES
 from rrgan.errors import RRGANError
-from rrgan.export import OVERLAP, SERVING_SIGNATURE, TILE, WEIGHT_FILES, ServingBundle, find_saved_model
+from rrgan.export import OVERLAP, SERVING_SIGNATURE, TILE, WEIGHT_FILES, ServingBundle, find_saved_model, refusal
 from rrgan.layers import dtype_policy
 from rrgan.models import Networks, build_generator, build_networks
 from rrgan.tiling import check_tiles, tile_grid, tile_weights
@@ -102,9 +102,16 @@ def load_model(path: str | Path | None = None, precision: str = "auto") -> Model
         raise RRGANError(f"{path}: no such model (give a SavedModel folder or a training work dir)")
     if path is None or (Path(path) / "config.json").is_file():
         return ServingBundle(load_networks(path, precision)).serve
-    path = Path(path)
-    signature = tf.saved_model.load(str(find_saved_model(path))).signatures[SERVING_SIGNATURE]
-    return lambda images: signature(images=images)
+    path = find_saved_model(path)
+    signature = tf.saved_model.load(str(path)).signatures[SERVING_SIGNATURE]
+
+    def run(images):
+        try:
+            return signature(images=images)
+        except tf.errors.InvalidArgumentError as err:  # over the limits it was exported with
+            raise RRGANError(f"{path}: {refusal(err)}") from None
+
+    return run
 
 
 # The 8 symmetries of the square as (quarter turns, flipped left-right first), ordered so that a

@@ -1,23 +1,34 @@
 import gc
+import io
+import json
 import os
+import struct
 import subprocess
 import sys
+import zlib
 
 import cv2
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import random_image, random_networks
+from conftest import random_image, random_networks, write_image
+from PIL import Image
 
+from rrgan.cli import export_main, remove_main
+from rrgan.config import preset
 from rrgan.errors import RRGANError
 from rrgan.export import (
     ENCODED_SIGNATURE,
+    LIMITS_SIGNATURE,
     SERVING_SIGNATURE,
     ServingBundle,
     export_bundle,
     find_saved_model,
+    refusal,
+    save_weights,
 )
+from rrgan.headers import encoded_size
 
 # Tolerance of reloaded vs live outputs: transmission within 1 uint8 level, attention and edge within 1e-4.
 
@@ -84,8 +95,8 @@ def test_saved_model_cli_lists_the_signatures(exported):
     cli = subprocess.run([sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show", "--dir",
                           str(exported), "--all"], capture_output=True, text=True, timeout=120)
     assert cli.returncode == 0, cli.stderr[-2000:]
-    for name in (SERVING_SIGNATURE, ENCODED_SIGNATURE, "transmission", "reflection", "attention", "edge",
-                 "transmission_png"):
+    for name in (SERVING_SIGNATURE, ENCODED_SIGNATURE, LIMITS_SIGNATURE, "transmission", "reflection", "attention",
+                 "edge", "transmission_png", "'max_pixels': 100000000", "'max_batch': 16"):
         assert name in cli.stdout
 
 
@@ -125,3 +136,149 @@ def test_exported_folders_are_readable_by_other_users(tmp_path):
     finally:
         os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o755
+
+
+# Serving limits: a small export (0.01 megapixels, batches of 2) so that "just under" is a small image.
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory):
+    root = tmp_path_factory.mktemp("limited")
+    weights = save_weights(random_networks(seed=1), preset("tiny"), root / "weights")
+    assert export_main([str(weights), "-o", str(root), "--name", "small", "--max-megapixels", "0.01",
+                        "--max-batch", "2"]) == 0
+    return root / "small" / "1"
+
+
+def _encoded(image: np.ndarray, image_format: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+def _refused(function, **inputs) -> str:
+    with pytest.raises(tf.errors.InvalidArgumentError) as caught:
+        function(**inputs)
+    return refusal(caught.value)
+
+
+def test_limits_are_stored_in_the_saved_model(limited):
+    signatures = tf.saved_model.load(str(limited)).signatures
+    assert {k: int(v) for k, v in signatures[LIMITS_SIGNATURE]().items()} == {"max_pixels": 10_000, "max_batch": 2}
+
+
+@pytest.mark.parametrize("image_format", ["JPEG", "PNG", "GIF", "BMP"])
+def test_encoded_images_up_to_the_limit_work_and_larger_ones_are_refused(limited, image_format):
+    encode = tf.saved_model.load(str(limited)).signatures[ENCODED_SIGNATURE]
+    at_limit = _encoded(random_image(0, 100, 100), image_format)  # 10000 pixels: exactly the limit
+    output = encode(images=tf.constant([at_limit]))["transmission_png"].numpy()[0]
+    assert tf.io.decode_png(output).shape == (100, 100, 3)
+    message = _refused(encode, images=tf.constant([at_limit, _encoded(random_image(1, 101, 100), image_format)]))
+    assert message == ("remove_encoded: image 1 is 100x101 pixels by its header (0.0101 megapixels); this model "
+                       "takes at most 0.01 megapixels (rrgan-export --max-megapixels)")
+
+
+def test_serving_default_checks_the_size_and_the_batch(limited):
+    serve = tf.saved_model.load(str(limited)).signatures[SERVING_SIGNATURE]
+    assert serve(images=tf.zeros([2, 100, 100, 3], tf.uint8))["transmission"].shape == (2, 100, 100, 3)
+    assert "image 0 is 101x100 pixels (0.0101 megapixels)" in _refused(serve, images=tf.zeros([1, 100, 101, 3],
+                                                                                                tf.uint8))
+    assert _refused(serve, images=tf.zeros([3, 8, 8, 3], tf.uint8)) == (
+        "serving_default: 3 images in one request; this model takes at most 2 (rrgan-export --max-batch)")
+    encode = tf.saved_model.load(str(limited)).signatures[ENCODED_SIGNATURE]
+    three = tf.constant([_encoded(random_image(0, 8, 8), "PNG")] * 3)
+    assert "3 images in one request" in _refused(encode, images=three)
+
+
+def test_other_formats_and_garbage_are_refused(exported):
+    encode = tf.saved_model.load(str(exported)).signatures[ENCODED_SIGNATURE]
+    webp = _encoded(random_image(0, 16, 16), "WEBP")  # tf.io.decode_image reads it, but its header is not checked
+    for data in (webp, b"", b"not an image"):
+        assert _refused(encode, images=tf.constant([data])) == "remove_encoded: image 0 is not JPEG, PNG, GIF or BMP"
+
+
+def _gif(screen, frame) -> bytes:
+    """A GIF of one frame whose header and image descriptor declare these (width, height)."""
+    return (b"GIF89a" + struct.pack("<HHBBB", *screen, 0x80, 0, 0) + bytes([0, 0, 0, 255, 255, 255])
+            + b"\x2c" + struct.pack("<HHHHB", 0, 0, *frame, 0) + b"\x02\x02\x44\x01\x00\x3b")
+
+
+def test_headers_give_the_size_every_decoder_makes():
+    image = random_image(0, 37, 53)
+    for image_format in ("JPEG", "PNG", "GIF", "BMP"):
+        assert encoded_size(tf.constant(_encoded(image, image_format))).numpy().tolist() == [37, 53, 37 * 53]
+    frames = [Image.fromarray(np.roll(image, k, axis=0)) for k in range(5)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    assert encoded_size(tf.constant(buffer.getvalue())).numpy().tolist() == [37, 53, 5 * 37 * 53]  # all decoded
+    # TF decodes a GIF at its frames' size, whatever the screen says: the larger of both counts.
+    assert encoded_size(tf.constant(_gif((16, 16), (300, 200)))).numpy().tolist() == [200, 300, 60000]
+    assert encoded_size(tf.constant(_gif((300, 200), (16, 16)))).numpy().tolist() == [200, 300, 60000]
+
+
+def _png_bomb(side: int) -> bytes:
+    """A gray PNG of side x side zeros: 388 KB for 20000 x 20000 pixels."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    compressor, row = zlib.compressobj(9), bytes(side + 1)  # a filter byte and a row of pixels
+    pixels = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+
+
+def _jpeg_declaring(width: int, height: int) -> bytes:
+    data = bytearray(_encoded(random_image(0, 8, 8), "JPEG"))
+    frame = data.index(b"\xff\xc0")  # baseline start-of-frame: length, precision, height, width
+    data[frame + 5:frame + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def _bmp_declaring(width: int, height: int) -> bytes:
+    return b"BM" + struct.pack("<IHHIIiiHHIIiiII", 54, 0, 0, 54, 40, width, height, 1, 24, 0, 0, 0, 0, 0, 0)
+
+
+_BOMB_CHILD = """
+import json, resource, sys, time
+import tensorflow as tf
+encode = tf.saved_model.load(sys.argv[1]).signatures["remove_encoded"]
+encode(images=tf.constant([tf.io.encode_png(tf.zeros([8, 8, 3], tf.uint8)).numpy()]))  # a server's first request
+results = {}
+for path in sys.argv[2:]:
+    data = open(path, "rb").read()
+    start = time.perf_counter()
+    try:
+        encode(images=tf.constant([data]))
+        message = None
+    except tf.errors.InvalidArgumentError as err:
+        message = err.message
+    results[path] = {"seconds": time.perf_counter() - start, "message": message}
+print(json.dumps({"results": results, "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20}))
+"""
+
+
+def test_images_declaring_too_many_pixels_are_refused_before_decoding(exported, tmp_path):
+    """The 388 KB PNG of 20000 x 20000 pixels that took a serving process past 16.8 GB, and headers
+    of the other formats declaring more than the default 100 megapixels, sent to a model exported
+    with the default limits: each refused in under 2 s (after a first request, which builds the
+    graph), the process under 1.5 GiB."""
+    files = {"png": _png_bomb(20000), "jpeg": _jpeg_declaring(60000, 60000), "bmp": _bmp_declaring(20000, -20000),
+             "gif": _gif((20000, 20000), (16, 16)), "gif_frame": _gif((16, 16), (20000, 20000))}
+    assert 380_000 < len(files["png"]) < 400_000
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    child = subprocess.run([sys.executable, "-c", _BOMB_CHILD, str(exported), *(str(tmp_path / n) for n in files)],
+                           capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0, child.stderr[-2000:]
+    report = json.loads(child.stdout.strip().splitlines()[-1])
+    for name in files:
+        result = report["results"][str(tmp_path / name)]
+        assert result["message"] is not None and "this model takes at most 100 megapixels" in result["message"], name
+        assert result["seconds"] < 2.0, (name, result["seconds"])
+    assert report["peak_gib"] < 1.5, report["peak_gib"]
+
+
+def test_rrgan_remove_names_a_photo_the_saved_model_refuses(limited, tmp_path, capsys):
+    photo = write_image(tmp_path / "photo.png", random_image(0, 120, 120))
+    assert remove_main([str(photo), "-o", str(tmp_path / "out"), "--model", str(limited), "--quiet"]) == 1
+    assert "this model takes at most 0.01 megapixels" in capsys.readouterr().err
