@@ -4,8 +4,8 @@ Layout: ``<export_root>/<model_name>/<version>/`` with an integer version (the n
 default), written under a temporary name and renamed, so TF Serving never sees half a version.
 
 Signatures:
-    serving_default(images: uint8 [N, H, W, 3]) -> transmission (uint8), reflection (uint8),
-        attention (float32 [N, H, W, 1]), edge (float32 [N, H, W, 1]); any H and W.
+    serving_default(images: uint8 [N, H, W, 3]) -> transmission (uint8), reflection (uint8, I - T clipped),
+        attention (float32 [N, H, W, 1], the reflection map), edge (float32 [N, H, W, 1]); any H and W.
     remove_encoded(images: string [N]) -> transmission_png (string [N]): JPEG / PNG / BMP / GIF
         bytes in (as TF Serving's REST API receives base64), PNG bytes out.
     limits() -> max_pixels, max_batch (int64 scalars): the export's ``ServingLimits``.
@@ -37,7 +37,7 @@ SERVING_SIGNATURE = "serving_default"
 ENCODED_SIGNATURE = "remove_encoded"
 LIMITS_SIGNATURE = "limits"
 TILE, OVERLAP = 512, 64  # pixels; the defaults of rrgan-remove too
-_OUTPUT_CHANNELS = {"transmission": 3, "reflection": 3, "attention": 1, "edge": 1}
+_BLENDED_CHANNELS = {"transmission": 3, "attention": 1, "edge": 1}
 
 
 @dataclass(frozen=True)
@@ -135,8 +135,7 @@ class ServingBundle(tf.Module):
 
     def _remove_tile(self, images):
         outputs = self.networks.remove_reflection(tf.cast(images, tf.float32) / 255.0)
-        outputs["reflection"] = tf.clip_by_value(outputs["reflection"], 0.0, 1.0)  # as a photo of it would be
-        return tf.concat([outputs[key] for key in _OUTPUT_CHANNELS], axis=-1)
+        return tf.concat([outputs[key] for key in _BLENDED_CHANNELS], axis=-1)
 
     def _serve(self, images):
         shape = tf.shape(images, out_type=tf.int64)
@@ -144,9 +143,12 @@ class ServingBundle(tf.Module):
         sizes = tf.tile(tf.stack([shape[1], shape[2], area])[tf.newaxis], [shape[0], 1])
         with tf.control_dependencies(_check_images(self.serving_limits, SERVING_SIGNATURE, sizes, by_header=False)):
             images = tf.identity(images)
-        blended = blend_tiles(self._remove_tile, images, sum(_OUTPUT_CHANNELS.values()), self.tile, self.overlap)
-        outputs = dict(zip(_OUTPUT_CHANNELS, tf.split(blended, list(_OUTPUT_CHANNELS.values()), axis=-1)))
-        return {"transmission": quantize(outputs["transmission"]), "reflection": quantize(outputs["reflection"]),
+        blended = blend_tiles(self._remove_tile, images, sum(_BLENDED_CHANNELS.values()), self.tile, self.overlap)
+        outputs = dict(zip(_BLENDED_CHANNELS, tf.split(blended, list(_BLENDED_CHANNELS.values()), axis=-1)))
+        transmission = quantize(outputs["transmission"])
+        # I - T of the transmission given back, clipped as a photo of it would be (rrgan.inference.reflection_layer)
+        reflection = tf.clip_by_value(tf.cast(images, tf.int16) - tf.cast(transmission, tf.int16), 0, 255)
+        return {"transmission": transmission, "reflection": tf.cast(reflection, tf.uint8),
                 "attention": outputs["attention"], "edge": outputs["edge"]}
 
     def _serve_encoded(self, images):
