@@ -3,6 +3,7 @@ loaders that read it: a renamed object fails loudly instead of loading half a mo
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import keras
@@ -39,3 +40,22 @@ def restore_networks(path: str, networks: Networks, average_generator: keras.Mod
     except AssertionError as err:
         raise RRGANError(f"{path}: checkpoint does not hold these networks ({str(err).splitlines()[0]})") from None
     status.expect_partial()
+
+
+def save(manager: tf.train.CheckpointManager, checkpoint_number: int | None = None) -> str:
+    """Save a checkpoint, or fail with an RRGANError that names the work dir's disk: a full disk
+    otherwise ends a long run with a TF traceback. A failed write leaves the latest checkpoint as
+    it was (it is only replaced once the new one is complete); its half-written files are removed."""
+    try:
+        return manager.save(checkpoint_number=checkpoint_number)
+    except (OSError, tf.errors.OpError) as err:
+        folder = Path(manager.directory)
+        for partial in folder.glob("*_temp"):
+            shutil.rmtree(partial, ignore_errors=True)
+        # TF's message: "{{function_node ...}} <file>; No space left on device [Op:SaveV2]"
+        reason = (err.strerror if isinstance(err, OSError)
+                  else err.message.splitlines()[0].rsplit("; ", 1)[-1].split(" [Op:")[0])
+        free = shutil.disk_usage(folder).free / 2 ** 20
+        raise RRGANError(f"{folder}: cannot write a checkpoint ({reason}; {free:.1f} MiB free on the disk holding "
+                         f"it); the last complete one, {manager.latest_checkpoint or 'none yet'}, is kept: free "
+                         f"space there and run the same command to resume") from None

@@ -13,11 +13,12 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from rrgan import EXAMPLE_PHOTO  # noqa: E402
-from rrgan.errors import RRGANError  # noqa: E402
+from rrgan.errors import RRGANError, Stopped  # noqa: E402
 
 
 def _friendly(prog: str):
-    """Run a main function; print RRGANError as ``prog: error: ...`` and exit 2."""
+    """Run a main function; print RRGANError as ``prog: error: ...`` and exit 2, and a run stopped by
+    a signal as ``prog: ...`` with 128 + its number."""
     def wrap(main):
         @functools.wraps(main)
         def run(argv=None) -> int:
@@ -26,6 +27,9 @@ def _friendly(prog: str):
             except RRGANError as err:
                 print(f"{prog}: error: {err}", file=sys.stderr)
                 return 2
+            except Stopped as stop:
+                print(f"{prog}: {stop}", file=sys.stderr)
+                return 128 + stop.signal_number
             except KeyboardInterrupt:
                 print(f"{prog}: interrupted", file=sys.stderr)
                 return 130

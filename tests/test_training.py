@@ -1,6 +1,9 @@
 import csv
+import errno
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,8 +19,10 @@ import tensorflow as tf
 from rrgan import losses
 from rrgan.cli import train_main
 from rrgan.config import preset
+from rrgan.errors import RRGANError, Stopped
 from rrgan.metrics import psnr_ssim
 from rrgan.models import build_networks
+from rrgan.training import callbacks as cb
 from rrgan.training.callbacks import TrainingDiverged
 from rrgan.training.run import train
 from rrgan.training.trainers import AuxiliaryTrainer, GANTrainer
@@ -204,6 +209,106 @@ def test_killed_run_resumes_to_the_same_final_step(tmp_path):
     assert "stage 2 (gan) at step 12" in finished.stdout
 
 
+def _logged_steps(workdir, stage, name):
+    return [int(r["step"]) for r in csv.DictReader((workdir / "losses.csv").open())
+            if r["stage"] == stage and r["name"] == name]
+
+
+def test_sigterm_saves_the_step_and_the_resume_loses_and_repeats_none(tmp_path):
+    """SIGTERM to a real rrgan-train mid-stage: one line, status 128 + 15, a checkpoint at the step
+    it stopped at; the resumed run logs every step once (log_every=1: one row per step)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    every_step = ["--set", "train.log_every=1", "--set", "train.checkpoint_every=1000"]  # only the stop saves
+    process = subprocess.Popen(_train_command(tmp_path, 5000, "--preset", "tiny", *every_step), env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while _last_logged_step(tmp_path) < 3 and time.time() < deadline:
+        assert process.poll() is None, "training ended before it could be stopped"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    stderr = process.communicate(timeout=120)[1]
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    assert "Traceback" not in stderr
+    message = stderr.strip().splitlines()[-1]
+    stopped = re.fullmatch(r"rrgan-train: gan stage stopped by SIGTERM at step (\d+): checkpoint saved in "
+                           r"(.+); the same command resumes from there", message)
+    assert stopped, message
+    step = int(stopped.group(1))
+    assert 3 <= step < 5000 and Path(stopped.group(2)) == tmp_path / "checkpoints"
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    iterations = [name for name, _ in tf.train.list_variables(latest)
+                  if name.startswith("generator_optimizer/") and "iterations" in name]
+    assert int(tf.train.load_variable(latest, iterations[0])) == step
+    assert _logged_steps(tmp_path, "gan", "generator_total") == list(range(1, step + 1))
+
+    finished = subprocess.run(_train_command(tmp_path, step + 3, *every_step), env=env, capture_output=True,
+                              text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert f"stage 2 (gan) at step {step + 3}" in finished.stdout
+    assert _logged_steps(tmp_path, "gan", "generator_total") == list(range(1, step + 4))
+
+
+def test_sigint_stops_after_the_step_in_progress_and_restores_the_handler(tmp_path, monkeypatch):
+    logged = cb.LossLog.on_train_batch_end
+
+    def interrupted_at_step_3(self, batch, logs=None):
+        logged(self, batch, logs)
+        if self.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(cb.LossLog, "on_train_batch_end", interrupted_at_step_3)
+    handler = signal.getsignal(signal.SIGINT)
+    config = preset("tiny").override(FAST + ["train.aux_steps=50", "train.log_every=1", "train.checkpoint_every=1000"])
+    with pytest.raises(Stopped, match="aux stage stopped by SIGINT at step 4: checkpoint saved") as stopped:
+        train(config, tmp_path, stages=("aux",), progress=False)
+    assert stopped.value.signal_number == signal.SIGINT
+    assert signal.getsignal(signal.SIGINT) is handler
+    monkeypatch.undo()
+    assert train(config.override(["train.aux_steps=6"]), tmp_path, stages=("aux",), progress=False).aux_step == 6
+    assert _logged_steps(tmp_path, "aux", "aux_total") == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 16 MiB tmpfs (as root, where mount works), else None: the work dir's own disk."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = shutil.which("mount") and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)],
+                                                       capture_output=True).returncode == 0
+    yield disk if mounted else None
+    if mounted:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def test_a_full_disk_at_a_checkpoint_is_named_and_the_last_checkpoint_kept(tmp_path, small_disk, monkeypatch):
+    """After the first checkpoint the disk fills (on a small tmpfs: a file takes all but 256 KB of
+    it; elsewhere the write fails with ENOSPC as a full disk makes it), so the second one fails."""
+    workdir = (small_disk or tmp_path) / "run"
+    save, saved = tf.train.CheckpointManager.save, []
+
+    def fill_after_the_first(manager, *args, **kwargs):
+        if saved and small_disk is None:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        saved.append(save(manager, *args, **kwargs))
+        if small_disk is not None:
+            (small_disk / "filler").write_bytes(bytes(shutil.disk_usage(small_disk).free - 256 * 1024))
+        return saved[-1]
+
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", fill_after_the_first)
+    config = preset("tiny").override(FAST + ["train.aux_steps=4", "train.checkpoint_every=2"])
+    with pytest.raises(RRGANError, match="No space left on device") as failed:
+        train(config, workdir, stages=("aux",), progress=False)
+    message = str(failed.value)
+    assert message.startswith(f"{workdir / 'checkpoints'}: cannot write a checkpoint")
+    assert "MiB free on the disk holding it" in message and f"{saved[0]}, is kept" in message
+    monkeypatch.undo()
+    if small_disk is not None:
+        (small_disk / "filler").unlink()
+        assert not list((workdir / "checkpoints").glob("*_temp"))  # the half-written checkpoint is gone
+    assert tf.train.latest_checkpoint(str(workdir / "checkpoints")) == saved[0]
+    assert train(config.override(["train.aux_steps=2"]), workdir, stages=("aux",), progress=False).aux_step == 2
+
+
 def _free_ports(count):
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:
@@ -320,6 +425,33 @@ def test_resume_without_data_reuses_the_runs_data(tmp_path):
     assert resumed.gan_step == 2
     assert not (tmp_path / "run" / "default_data").exists()  # did not fall back to the embedded scenes
     assert json.loads((tmp_path / "run" / "sources.json").read_text())["photos"] == [str(photos.resolve())]
+
+
+def test_photos_that_break_mid_run_are_named_once_and_the_run_goes_on(tmp_path, monkeypatch, caplog):
+    """After step 2 one photo is truncated and another deleted; without the cache every epoch reads
+    them again (a dozen epochs here), yet each is named once and the run reaches its last step."""
+    from rrgan.data.default import write_default_photos
+
+    photos = write_default_photos(tmp_path / "photos", count=6, size=64)
+    truncated, deleted = photos[1], photos[4]
+    logged = cb.LossLog.on_train_batch_end
+
+    def break_two_photos_at_step_2(self, batch, logs=None):
+        logged(self, batch, logs)
+        if self.step == 2:
+            truncated.write_bytes(truncated.read_bytes()[:200])
+            deleted.unlink()
+
+    monkeypatch.setattr(cb.LossLog, "on_train_batch_end", break_two_photos_at_step_2)
+    config = preset("tiny").override(FAST + ["data.cache=false", "data.shuffle_buffer=4", "train.aux_steps=40",
+                                             "train.log_every=1"])
+    with caplog.at_level("WARNING", logger="rrgan"):
+        result = train(config, tmp_path / "run", photos=[photos[0].parent], stages=("aux",), progress=False)
+    assert result.aux_step == 40
+    skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipped: ")]
+    assert len(skipped) == 2, skipped
+    assert sum(str(truncated) in message and "cannot decode" in message for message in skipped) == 1
+    assert sum(str(deleted) in message and "cannot read" in message for message in skipped) == 1
 
 
 def test_python_train_resumes_like_the_cli(tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -106,14 +107,29 @@ def collect_sources(pairs: Iterable[str | Path] = (), photos: Iterable[str | Pat
     return sources
 
 
+_reported: set[str] = set()
+_reported_lock = threading.Lock()
+
+
+def _skip(key: str, err: RRGANError) -> None:
+    """Name a file (or pair, by ``key``) that cannot be read the first time only: an uncached
+    pipeline reads it again every epoch, and a photo that breaks mid-run must not flood the log of
+    a run that goes on without it."""
+    with _reported_lock:
+        if key in _reported:
+            return
+        _reported.add(key)
+    log.warning("skipped: %s", err)
+
+
 def _loaded_pair(input_path, target_path, reflection_path, name):
-    """Python side of the folder pipeline: the one reader, with a bad pair named and left out."""
+    """Python side of the folder pipeline: the one reader, with a bad pair named once and left out."""
     pair = ImagePair(name.decode(), Path(input_path.decode()), Path(target_path.decode()),
                      Path(reflection_path.decode()) if reflection_path else None)
     try:
         images, _ = load_pair(pair)
     except RRGANError as err:
-        log.warning("skipped: %s", err)
+        _skip(str(pair.input), err)
         return b"", b"", b""
     return images["input"], images["target"], images["reflection"]
 
@@ -122,7 +138,7 @@ def _loaded_photo(path):
     try:
         return load_encoded(path.decode())[0]
     except RRGANError as err:
-        log.warning("skipped: %s", err)
+        _skip(path.decode(), err)
         return b""
 
 

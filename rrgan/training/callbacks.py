@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from rrgan import checkpoints
 from rrgan.errors import RRGANError
 from rrgan.files import append_csv, atomic_write
 from rrgan.metrics import model_rank, validation_scores
@@ -132,14 +133,15 @@ class _Periodic(_StageCallback):
 
 
 class PeriodicCheckpoint(_Periodic):
-    """Save all nets and optimizers (tf.train.CheckpointManager writes atomically)."""
+    """Save all nets and optimizers (tf.train.CheckpointManager writes atomically; a full disk is
+    an error that names it, ``checkpoints.save``)."""
 
     def __init__(self, stage, optimizer, manager: tf.train.CheckpointManager, every: int):
         super().__init__(stage, optimizer, every)
         self.manager = manager
 
     def act(self):
-        self.manager.save()
+        checkpoints.save(self.manager)
 
 
 class SampleGrid(_Periodic):
@@ -202,7 +204,7 @@ class Validation(_Periodic):
         if improved:
             self.best_rank, self.best_step = rank, self.step
             if self.best_manager is not None:
-                self.best_manager.save(checkpoint_number=self.step)
+                checkpoints.save(self.best_manager, checkpoint_number=self.step)
                 write_best_record(self.best_manager, rank, self.step, scores)
         print(f"\nvalidation at {self.stage} step {self.step}: mean PSNR gain {gain:+.3f} dB"
               + ("" if rank[0] else ", not above identity on every set")

@@ -19,7 +19,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -36,6 +38,7 @@ from rrgan.data.pipeline import (
     is_glob,
     training_dataset,
 )
+from rrgan.errors import Stopped
 from rrgan.export import export_bundle
 from rrgan.files import atomic_write
 from rrgan.inference import is_workdir, load_config, load_networks
@@ -127,9 +130,43 @@ def _distributable(dataset: tf.data.Dataset) -> tf.data.Dataset:
     return dataset.with_options(options)
 
 
+class StopRequest:
+    """SIGTERM or SIGINT during training, remembered instead of ending the process mid-step: the
+    loop stops after the step in progress and the run saves a checkpoint there. A second SIGINT
+    (Ctrl-C twice) interrupts at once. Handlers can only be set in the main thread; elsewhere
+    signals keep their usual effect."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.signal_number: int | None = None
+        self._previous: dict = {}
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {number: signal.signal(number, self._handle) for number in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous = {}
+
+    def _handle(self, number, frame) -> None:
+        if number == signal.SIGINT and self.requested:
+            raise KeyboardInterrupt
+        self.signal_number = number
+
+    @property
+    def requested(self) -> bool:
+        return self.signal_number is not None
+
+
 def train_steps(strategy: tf.distribute.Strategy, trainer: keras.Model, dataset: tf.data.Dataset, steps: int,
-                callbacks: list, progress_bar: bool) -> None:
+                callbacks: list, progress_bar: bool, stop: StopRequest) -> bool:
     """Run ``trainer.train_step`` for ``steps`` batches on every replica, with Keras callbacks.
+    Returns True when ``stop`` ended it between two steps (the callbacks' train-end work, such as a
+    validation, is then skipped: a stop is often a preemption with seconds to spare).
 
     Our own loop rather than ``Model.fit``: Keras 3's fit does not support
     MultiWorkerMirroredStrategy (keras-team/keras#20585); this loop works under every strategy.
@@ -137,10 +174,16 @@ def train_steps(strategy: tf.distribute.Strategy, trainer: keras.Model, dataset:
     callback_list = keras.callbacks.CallbackList(callbacks, add_progbar=progress_bar, model=trainer, verbose=1,
                                                  epochs=1, steps=steps)
 
+    def replica_step(batch, stop_requested):
+        # Summed over all replicas, so that a signal to any worker stops every one after the same step.
+        stops = tf.distribute.get_replica_context().all_reduce("SUM", tf.cast(stop_requested, tf.float32))
+        return trainer.train_step(batch), stops
+
     @tf.function
-    def distributed_step(batch):
-        logs = strategy.run(trainer.train_step, args=(batch,))
-        return {name: strategy.reduce("MEAN", value, axis=None) for name, value in logs.items()}
+    def distributed_step(batch, stop_requested):
+        logs, stops = strategy.run(replica_step, args=(batch, stop_requested))
+        return ({name: strategy.reduce("MEAN", value, axis=None) for name, value in logs.items()},
+                strategy.experimental_local_results(stops)[0] > 0)
 
     batches = iter(strategy.experimental_distribute_dataset(dataset))
     trainer.stop_training = False
@@ -149,12 +192,16 @@ def train_steps(strategy: tf.distribute.Strategy, trainer: keras.Model, dataset:
     callback_list.on_epoch_begin(0)
     for step in range(steps):
         callback_list.on_train_batch_begin(step)
-        logs = distributed_step(next(batches))
+        logs, stopping = distributed_step(next(batches), tf.constant(stop.requested))
         callback_list.on_train_batch_end(step, logs)
+        if bool(stopping):
+            stop.signal_number = stop.signal_number or signal.SIGTERM  # a worker that was not signalled
+            return True
         if trainer.stop_training:
             break
     callback_list.on_epoch_end(0, logs)
     callback_list.on_train_end(logs)
+    return False
 
 
 class Run:
@@ -176,6 +223,7 @@ class Run:
                  photos: Sequence[str | Path] = ()):
         self.config = config
         self.progress = progress
+        self.stop = StopRequest()  # installed by ``train`` around the stages
         self.strategy = select_strategy()
         self.chief = is_chief()
         self.workdir = self._workdir(Path(workdir))
@@ -314,8 +362,7 @@ class Run:
         if remaining <= 0:
             return
         callbacks = self._common_callbacks("aux", self.aux_trainer.optimizer, steps)
-        train_steps(self.strategy, self.aux_trainer, self._dataset(self.aux_step), remaining, callbacks,
-                    self._progress_bar)
+        self._train_steps("aux", self.aux_trainer, self.aux_trainer.optimizer, remaining, callbacks)
 
     def train_gan(self, steps: int) -> None:
         remaining = steps - self.gan_step
@@ -337,8 +384,19 @@ class Run:
                 print(f"gan stage stopped early at step {self.gan_step} (train.early_stop_patience); not resumed")
                 return
             callbacks.append(validation)
-        train_steps(self.strategy, self.gan_trainer, self._dataset(self.gan_step), remaining, callbacks,
-                    self._progress_bar)
+        self._train_steps("gan", self.gan_trainer, optimizer, remaining, callbacks)
+
+    def _train_steps(self, stage: str, trainer: keras.Model, optimizer, steps: int, callbacks: list) -> None:
+        """Train, and end the run with Stopped after a signal, with a checkpoint of the step it stopped at
+        (saved here after a stop between steps, or by the stage's end when the signal came then)."""
+        dataset = self._dataset(int(optimizer.iterations.numpy()))
+        if train_steps(self.strategy, trainer, dataset, steps, callbacks, self._progress_bar, self.stop):
+            checkpoints.save(self.manager)
+        if self.stop.requested:
+            step = int(optimizer.iterations.numpy())
+            raise Stopped(f"{stage} stage stopped by {signal.Signals(self.stop.signal_number).name} at step {step}: "
+                          f"checkpoint saved in {self.manager.directory}; the same command resumes from there",
+                          self.stop.signal_number)
 
     def exported_scores(self) -> tuple[dict | None, int | None]:
         """Validation scores of the model the run exports (the best one, else the latest) and its gan
@@ -382,10 +440,11 @@ def train(config: Config | None, workdir: str | Path, data: Sequence[str | Path]
     if config is None:
         config, _ = run_config(workdir, init=init)
     run = Run(config, workdir, data, validation, progress, init, photos)
-    if "aux" in stages:
-        run.train_aux(config.train.aux_steps)
-    if "gan" in stages:
-        run.train_gan(config.train.gan_steps)
+    with run.stop:
+        if "aux" in stages:
+            run.train_aux(config.train.aux_steps)
+        if "gan" in stages:
+            run.train_gan(config.train.gan_steps)
     exported = None
     if run.chief and run.gan_step > 0:
         exported = export_bundle(load_networks(run.workdir), run.workdir / "export", "rrgan",
