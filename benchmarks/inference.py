@@ -24,12 +24,13 @@ CASES = [("512x512", 512, 512), ("1024x1024", 1024, 1024), ("24 MP (6000x4000)",
 
 def measure(model_path: str, height: int, width: int, repeats: int) -> dict:
     """Runs in a child process: time the signature on one photo, report peak RSS."""
-    import resource
     import statistics
     import time
 
     import numpy as np
     import tensorflow as tf
+
+    from rrgan.memory import peak_rss_gib
 
     signature = tf.saved_model.load(model_path).signatures["serving_default"]
     image = tf.constant(np.random.default_rng(0).integers(0, 256, (1, height, width, 3), dtype=np.uint8))
@@ -40,7 +41,7 @@ def measure(model_path: str, height: int, width: int, repeats: int) -> dict:
         signature(images=image)["transmission"].numpy()
         times.append(time.perf_counter() - start)
     return {"ms_per_megapixel": 1000 * statistics.median(times) / (height * width / 1e6),
-            "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20}
+            "peak_rss_gib": peak_rss_gib()}
 
 
 def _networks(name: str, precision: str):
