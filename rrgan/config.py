@@ -134,6 +134,11 @@ class ModelConfig:
     generator_width: int = 64  # channels of the generator at full resolution (doubled per level)
     generator_depth: int = 2  # stride-2 levels of the generator's encoder (at least 2)
     generator_dilations: tuple[int, ...] = (2, 4, 8, 16)  # dilated convs in the bottleneck
+    # Residual blocks after the dilated convs, at the bottleneck's width and 1/2^depth resolution:
+    # capacity where it is cheap (a block costs what one full-resolution conv of generator_width
+    # does at depth 3). Each starts as the identity, so a trained generator grows into a larger one
+    # (``--init`` with more blocks) without losing what it knows.
+    generator_blocks: int = 0
     # A per-image colour gain and offset, from globally pooled features, applied before the local
     # correction: a reflection changes a photo's overall level as well as its details. Off by
     # default so that configs written before it (rrgan 0.1) keep their architecture.
@@ -146,6 +151,8 @@ class ModelConfig:
             raise ConfigError(f"model.backbone must be one of {BACKBONES}, got {self.backbone!r}")
         if self.attention_scale < 1:
             raise ConfigError(f"model.attention_scale must be at least 1, got {self.attention_scale}")
+        if self.generator_blocks < 0:
+            raise ConfigError(f"model.generator_blocks must be 0 or more, got {self.generator_blocks}")
         if self.generator_depth < 2:
             raise ConfigError(f"model.generator_depth must be at least 2 (outputs at 1/4, 1/2 and 1), "
                               f"got {self.generator_depth}")
@@ -159,6 +166,13 @@ class ModelConfig:
                                   f"{levels[self.backbone_stages - 1]} of the input size, deeper than the generator's "
                                   f"bottleneck (model.generator_depth={self.generator_depth}): each stage joins the "
                                   f"level at its resolution")
+
+
+def grows_into(trained: ModelConfig, model: ModelConfig) -> bool:
+    """Whether networks of ``trained``'s architecture can start a run of ``model``'s: the same
+    networks, the generator with as many or more bottleneck blocks (``grow_into``)."""
+    return (model.generator_blocks >= trained.generator_blocks
+            and dataclasses.replace(trained, generator_blocks=model.generator_blocks) == model)
 
 
 @dataclass(frozen=True)

@@ -116,14 +116,20 @@ class CropLike(layers.Layer):
 
 @keras.saving.register_keras_serializable("rrgan")
 class ResidualBlock(layers.Layer):
-    """conv-ReLU-conv plus the input, then ReLU (He et al.); dilation widens the view at no cost."""
+    """conv-ReLU-conv plus the input, then ReLU (He et al.); dilation widens the view at no cost.
 
-    def __init__(self, filters: int, dilation: int = 1, **kwargs):
+    With ``starts_as_identity`` the second conv starts at zero, so on non-negative inputs (after a
+    ReLU) a new block passes them through unchanged: blocks added to a trained network keep its
+    outputs until they learn something."""
+
+    def __init__(self, filters: int, dilation: int = 1, starts_as_identity: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.filters = filters
         self.dilation = dilation
+        self.starts_as_identity = starts_as_identity
         self.conv1 = layers.Conv2D(filters, 3, padding="same", dilation_rate=dilation, activation="relu")
-        self.conv2 = layers.Conv2D(filters, 3, padding="same", dilation_rate=dilation)
+        self.conv2 = layers.Conv2D(filters, 3, padding="same", dilation_rate=dilation,
+                                   kernel_initializer="zeros" if starts_as_identity else "glorot_uniform")
 
     def build(self, input_shape):
         self.conv1.build(input_shape)
@@ -136,7 +142,8 @@ class ResidualBlock(layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "dilation": self.dilation}
+        return {**super().get_config(), "filters": self.filters, "dilation": self.dilation,
+                "starts_as_identity": self.starts_as_identity}
 
 
 @keras.saving.register_keras_serializable("rrgan")

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import keras
@@ -12,6 +13,7 @@ from rrgan.models import (
     build_edge_net,
     build_generator,
     build_networks,
+    grow_into,
 )
 
 TINY = preset("tiny").model
@@ -44,6 +46,22 @@ def test_untrained_generator_is_the_identity():
     outputs = build_generator(TINY)([image, np.zeros_like(image[..., :1]), np.full_like(image[..., :1], 0.5)])
     np.testing.assert_allclose(np.asarray(outputs["transmission"]), image, atol=1e-6)
     np.testing.assert_allclose(np.asarray(outputs["reflection"]), 0.0, atol=1e-6)
+
+
+def test_a_grown_generator_computes_what_the_trained_one_did():
+    trained = build_generator(TINY)
+    rng = np.random.default_rng(3)
+    trained.set_weights([rng.normal(0, 0.1, w.shape).astype("float32") for w in trained.get_weights()])
+    grown = build_generator(dataclasses.replace(TINY, generator_blocks=2))
+    assert grown.count_params() > trained.count_params()
+    grow_into(trained, grown)
+    image = _image(1, 40, 36, seed=4)
+    inputs = [image, image[..., :1], image[..., 1:2]]
+    before, after = (np.asarray(model(inputs)["transmission"]) for model in (trained, grown))
+    assert np.abs(before - image).max() > 0.01  # the trained generator changes the photo
+    np.testing.assert_allclose(after, before, atol=1e-6)
+    with pytest.raises(ValueError):  # and it cannot shrink: the blocks it lacks have no source
+        grow_into(grown, trained)
 
 
 def test_attention_maps_are_probabilities_per_step():

@@ -402,6 +402,24 @@ def test_init_starts_from_trained_networks(tmp_path):
     assert run.gan_step == 0  # a new run, not a resume
 
 
+def test_init_grows_the_generator_by_bottleneck_blocks_and_refuses_other_changes(tmp_path):
+    from rrgan.config import ConfigError
+    from rrgan.inference import load_workdir
+    from rrgan.training.run import Run
+
+    config = preset("tiny").override(FAST + ["train.aux_steps=2", "train.gan_steps=3"])
+    train(config, tmp_path / "first", progress=False)
+    trained = load_workdir(tmp_path / "first").generator
+    grown = Run(config.override(["model.generator_blocks=1"]), tmp_path / "grown", progress=False,
+                init=tmp_path / "first").networks.generator
+    for layer in trained.layers:
+        for ours, theirs in zip(grown.get_layer(layer.name).get_weights(), layer.get_weights()):
+            np.testing.assert_array_equal(ours, theirs)
+    assert grown.get_layer("bottleneck_block_0").get_weights()
+    with pytest.raises(ConfigError, match="generator_blocks"):
+        Run(config.override(["model.generator_width=16"]), tmp_path / "wider", progress=False, init=tmp_path / "first")
+
+
 def test_init_from_the_cli_takes_the_model_section_of_the_weights(tmp_path, capsys):
     from rrgan.config import Config
 

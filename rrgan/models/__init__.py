@@ -12,7 +12,7 @@ from rrgan.models.attention_net import build_attention_net
 from rrgan.models.backbone import build_backbone
 from rrgan.models.discriminator import build_discriminator
 from rrgan.models.edge_net import build_edge_net
-from rrgan.models.generator import build_generator
+from rrgan.models.generator import build_generator, grow_into
 
 
 @dataclass(frozen=True)
@@ -63,4 +63,4 @@ def build_networks(config: ModelConfig) -> Networks:
 
 
 __all__ = ["Networks", "build_networks", "build_attention_net", "build_backbone", "build_discriminator",
-           "build_edge_net", "build_generator"]
+           "build_edge_net", "build_generator", "grow_into"]

@@ -7,7 +7,7 @@ import keras
 from keras import layers, ops
 
 from rrgan.config import ModelConfig
-from rrgan.layers import CropLike, PadLike, PadToMultiple
+from rrgan.layers import CropLike, PadLike, PadToMultiple, ResidualBlock
 from rrgan.models.backbone import feature_inputs, feature_levels
 
 
@@ -36,6 +36,9 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     """[I, edge, attention, *backbone features] -> dict of ``transmission`` (T, input size),
     ``reflection`` (I - T) and ``transmission_half`` / ``transmission_quarter`` (multi-scale outputs
     at the padded size / 2, / 4).
+
+    ``generator_blocks`` residual blocks follow the dilated convs; each starts as the identity, so
+    the layers of a generator with fewer blocks load by name into one with more (``grow_into``).
 
     Any input size: sides are edge-padded to a multiple of 2^depth and the output cropped back.
     Each backbone feature at 1/2^k of the input size joins the encoder at level k (the bottleneck
@@ -68,6 +71,8 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     for dilation in config.generator_dilations:
         x = layers.Conv2D(x.shape[-1], 3, padding="same", dilation_rate=dilation, activation="relu",
                           name=f"dilated_{dilation}")(x)
+    for index in range(config.generator_blocks):
+        x = ResidualBlock(x.shape[-1], starts_as_identity=True, name=f"bottleneck_block_{index}")(x)
     colour = None
     if config.generator_colour:
         pooled = layers.GlobalAveragePooling2D(name="colour_pool")(x)
@@ -91,3 +96,11 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     reflection = layers.Subtract(name="reflection", dtype="float32")([ops.cast(image, "float32"), transmission])
     return keras.Model([image, edge, attention, *features],
                        {"transmission": transmission, "reflection": reflection, **scaled_outputs}, name=name)
+
+
+def grow_into(trained: keras.Model, grown: keras.Model) -> None:
+    """Copy a trained generator's weights, layer by layer by name, into one with as many or more
+    bottleneck blocks; the blocks it lacks keep their identity start, so ``grown`` computes what
+    ``trained`` did."""
+    for layer in trained.layers:
+        grown.get_layer(layer.name).set_weights(layer.get_weights())

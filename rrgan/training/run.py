@@ -30,7 +30,7 @@ import keras
 import tensorflow as tf
 
 from rrgan import checkpoints
-from rrgan.config import Config, ConfigError, TrainConfig, preset
+from rrgan.config import Config, ConfigError, TrainConfig, grows_into, preset
 from rrgan.data.default import write_default_pairs, write_default_photos
 from rrgan.data.pipeline import (
     collect_sources,
@@ -45,7 +45,7 @@ from rrgan.inference import is_workdir, load_config, load_networks
 from rrgan.layers import dtype_policy
 from rrgan.losses import build_perceptual_features
 from rrgan.metrics import validation_scores
-from rrgan.models import Networks, build_generator, build_networks
+from rrgan.models import Networks, build_generator, build_networks, grow_into
 from rrgan.training import callbacks as cb
 from rrgan.training.trainers import AuxiliaryTrainer, GANTrainer
 
@@ -299,16 +299,18 @@ class Run:
     def _initialize_from(self, init):
         """Fine-tuning: start from trained networks (a work dir, a weights folder, or '' for the shipped weights)."""
         init = init or None
-        init_model = load_config(init).model
-        if init_model != self.config.model:
+        init_model, model = load_config(init).model, self.config.model
+        if not grows_into(init_model, model):
             raise ConfigError(f"--init {init or 'shipped weights'}: its model config differs from this run's "
-                              f"({init_model} vs {self.config.model}); use the same model section")
+                              f"({init_model} vs {model}); use the same model section (model.generator_blocks "
+                              f"may grow)")
         trained = load_networks(init)
-        names = ["edge_net", "attention_net", "generator"]
+        names = ["edge_net", "attention_net"]
         if init is not None and is_workdir(init):
             names.append("discriminator")  # weights folders carry none: it starts fresh
         for name in names:
             getattr(self.networks, name).set_weights(getattr(trained, name).get_weights())
+        grow_into(trained.generator, self.networks.generator)
 
     def _build_optimizers(self):
         """Create optimizer slots now, so a checkpoint restores them instead of deferring."""
@@ -419,13 +421,15 @@ def run_config(workdir: str | Path, preset_name: str | None = None, overrides: S
     """The config of a run and whether it resumes, by the one resume rule: a work dir with a
     config.json, and no preset asked for, resumes with that config; otherwise the preset (``tiny``
     by default) is used, with the model section of ``init`` when fine-tuning (the weights decide
-    the architecture). Overrides apply last, in both cases."""
+    the architecture) unless the preset's grows it (``grows_into``). Overrides apply last, in both cases."""
     saved = Path(workdir) / "config.json"
     if preset_name is None and saved.exists():
         return Config.load(saved).override(overrides), True
     config = preset(preset_name or "tiny")
     if init is not None:
-        config = dataclasses.replace(config, model=load_config(init or None).model)
+        init_model = load_config(init or None).model
+        if not grows_into(init_model, config.model):
+            config = dataclasses.replace(config, model=init_model)
     return config.override(overrides), False
 
 
