@@ -415,7 +415,8 @@ def test_init_grows_the_generator_by_bottleneck_blocks_and_refuses_other_changes
     for layer in trained.layers:
         for ours, theirs in zip(grown.get_layer(layer.name).get_weights(), layer.get_weights()):
             np.testing.assert_array_equal(ours, theirs)
-    assert grown.get_layer("bottleneck_block_0").get_weights()
+    second_conv_kernel = grown.get_layer("bottleneck_block_0").get_weights()[2]
+    assert not second_conv_kernel.any()  # the new block starts as the identity
     with pytest.raises(ConfigError, match="generator_blocks"):
         Run(config.override(["model.generator_width=16"]), tmp_path / "wider", progress=False, init=tmp_path / "first")
 

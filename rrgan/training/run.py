@@ -421,15 +421,14 @@ def run_config(workdir: str | Path, preset_name: str | None = None, overrides: S
     """The config of a run and whether it resumes, by the one resume rule: a work dir with a
     config.json, and no preset asked for, resumes with that config; otherwise the preset (``tiny``
     by default) is used, with the model section of ``init`` when fine-tuning (the weights decide
-    the architecture) unless the preset's grows it (``grows_into``). Overrides apply last, in both cases."""
+    the architecture). Overrides apply last, in both cases
+    (``--set model.generator_blocks=N`` grows the init's generator)."""
     saved = Path(workdir) / "config.json"
     if preset_name is None and saved.exists():
         return Config.load(saved).override(overrides), True
     config = preset(preset_name or "tiny")
     if init is not None:
-        init_model = load_config(init or None).model
-        if not grows_into(init_model, config.model):
-            config = dataclasses.replace(config, model=init_model)
+        config = dataclasses.replace(config, model=load_config(init or None).model)
     return config.override(overrides), False
 
 
