@@ -170,9 +170,12 @@ class ModelConfig:
 
 def grows_into(trained: ModelConfig, model: ModelConfig) -> bool:
     """Whether networks of ``trained``'s architecture can start a run of ``model``'s: the same
-    networks, the generator with as many or more bottleneck blocks (``grow_into``)."""
-    return (model.generator_blocks >= trained.generator_blocks
-            and dataclasses.replace(trained, generator_blocks=model.generator_blocks) == model)
+    networks, the generator with as many or more bottleneck blocks, and a backbone's features where
+    ``trained`` had none (``grow_into``)."""
+    grown = {"generator_blocks": model.generator_blocks}
+    if trained.backbone == "none":
+        grown.update(backbone=model.backbone, backbone_stages=model.backbone_stages)
+    return model.generator_blocks >= trained.generator_blocks and dataclasses.replace(trained, **grown) == model
 
 
 @dataclass(frozen=True)

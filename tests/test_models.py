@@ -64,6 +64,25 @@ def test_a_grown_generator_computes_what_the_trained_one_did():
         grow_into(grown, trained)
 
 
+def test_networks_grown_with_backbone_features_compute_what_the_trained_ones_did():
+    from rrgan.config import grows_into
+
+    trained = build_networks(TINY)
+    rng = np.random.default_rng(5)
+    for network in (trained.edge_net, trained.generator):
+        network.set_weights([rng.normal(0, 0.1, w.shape).astype("float32") for w in network.get_weights()])
+    with_features = dataclasses.replace(TINY, backbone="efficientnet_lite0", backbone_stages=2)
+    assert grows_into(TINY, with_features) and not grows_into(with_features, TINY)
+    grown = build_networks(with_features)
+    for name in ("edge_net", "attention_net", "generator"):
+        grow_into(getattr(trained, name), getattr(grown, name))
+    image = _image(1, 40, 36, seed=6)
+    assert len(grown.guidance(keras.ops.convert_to_tensor(image))["features"]) == 2  # the features reach both nets...
+    before, after = trained.remove_reflection(image), grown.remove_reflection(image)
+    for key in ("edge", "transmission"):  # ...through projections that start at zero
+        np.testing.assert_allclose(np.asarray(after[key]), np.asarray(before[key]), atol=1e-5)
+
+
 def test_attention_maps_are_probabilities_per_step():
     maps = np.asarray(build_attention_net(TINY)(_image(1, 32, 32)))
     assert maps.shape[-1] == TINY.attention_steps

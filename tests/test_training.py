@@ -402,7 +402,7 @@ def test_init_starts_from_trained_networks(tmp_path):
     assert run.gan_step == 0  # a new run, not a resume
 
 
-def test_init_grows_the_generator_by_bottleneck_blocks_and_refuses_other_changes(tmp_path):
+def test_init_grows_the_networks_by_blocks_or_backbone_features_and_refuses_other_changes(tmp_path):
     from rrgan.config import ConfigError
     from rrgan.inference import load_workdir
     from rrgan.training.run import Run
@@ -417,6 +417,12 @@ def test_init_grows_the_generator_by_bottleneck_blocks_and_refuses_other_changes
             np.testing.assert_array_equal(ours, theirs)
     second_conv_kernel = grown.get_layer("bottleneck_block_0").get_weights()[2]
     assert not second_conv_kernel.any()  # the new block starts as the identity
+    featured = Run(config.override(["model.backbone_stages=1", "model.backbone=efficientnet_lite0"]),
+                   tmp_path / "featured", progress=False, init=tmp_path / "first").networks
+    trained_edge_net = load_workdir(tmp_path / "first").edge_net
+    np.testing.assert_array_equal(featured.edge_net.get_layer("stem").get_weights()[0],
+                                  trained_edge_net.get_layer("stem").get_weights()[0])
+    assert not featured.generator.get_layer("features_1_projection").get_weights()[0].any()
     with pytest.raises(ConfigError, match="generator_blocks"):
         Run(config.override(["model.generator_width=16"]), tmp_path / "wider", progress=False, init=tmp_path / "first")
 

@@ -12,7 +12,7 @@ from rrgan.models.attention_net import build_attention_net
 from rrgan.models.backbone import build_backbone
 from rrgan.models.discriminator import build_discriminator
 from rrgan.models.edge_net import build_edge_net
-from rrgan.models.generator import build_generator, grow_into
+from rrgan.models.generator import build_generator
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,14 @@ class Networks:
     def with_generator(self, generator: keras.Model) -> "Networks":
         """The same networks with another generator (the EMA one, as users get it)."""
         return dataclasses.replace(self, generator=generator)
+
+
+def grow_into(trained: keras.Model, grown: keras.Model) -> None:
+    """Copy a trained network's weights, layer by layer by name, into one of a config it
+    ``grows_into``: the layers it lacks (bottleneck blocks, feature projections) keep their start
+    as the identity, so ``grown`` computes what ``trained`` did."""
+    for layer in trained.layers:
+        grown.get_layer(layer.name).set_weights(layer.get_weights())
 
 
 def build_networks(config: ModelConfig) -> Networks:

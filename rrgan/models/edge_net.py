@@ -15,8 +15,9 @@ def build_edge_net(config: ModelConfig, name: str = "edge_net") -> keras.Model:
 
     Sees I and its own Sobel map, and learns which of those edges belong to the scene behind the
     glass. With a backbone, the features of every stage are projected, brought to full size and
-    added to the stem: the net starts from HED's knowledge of object boundaries, or ImageNet's of
-    objects.
+    added to the stem: the net learns from HED's knowledge of object boundaries, or ImageNet's of
+    objects. The projections start at zero, so an Edge-net trained without features grows into one
+    with them (``grow_into``) computing what it did.
     """
     image = keras.Input((None, None, 3), name="image")
     features = feature_inputs(config)
@@ -24,7 +25,8 @@ def build_edge_net(config: ModelConfig, name: str = "edge_net") -> keras.Model:
     x = layers.Concatenate(name="image_and_sobel")([image, sobel])
     x = layers.Conv2D(config.edge_width, 3, padding="same", activation="relu", name="stem")(x)
     for stage, (feature, level) in enumerate(zip(features, feature_levels(config)), start=1):
-        projected = layers.Conv2D(config.edge_width, 1, name=f"features_{stage}_projection")(feature)
+        projected = layers.Conv2D(config.edge_width, 1, kernel_initializer="zeros",
+                                  name=f"features_{stage}_projection")(feature)
         if level > 0:
             projected = layers.UpSampling2D(2 ** level, name=f"features_{stage}_upsampled")(projected)
         x = layers.Add(name=f"features_{stage}_added")([x, CropLike(name=f"features_{stage}_cropped")(projected, x)])

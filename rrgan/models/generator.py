@@ -27,8 +27,11 @@ def _residual_image(features, image, colour, name: str):
 
 
 def _with_features(x, stage: int, feature):
-    """x plus backbone ``feature`` (same resolution), projected to x's width, edge-padded to x's size."""
-    projected = layers.Conv2D(x.shape[-1], 1, name=f"features_{stage}_projection")(feature)
+    """x plus backbone ``feature`` (same resolution), projected to x's width, edge-padded to x's size.
+    The projection starts at zero: the features join silently, and a generator trained without
+    them grows into one with them (``grow_into``) computing what it did."""
+    projected = layers.Conv2D(x.shape[-1], 1, kernel_initializer="zeros", name=f"features_{stage}_projection")(
+        feature)
     return layers.Add(name=f"features_{stage}_added")([x, PadLike(name=f"features_{stage}_padded")(projected, x)])
 
 
@@ -37,8 +40,9 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     ``reflection`` (I - T) and ``transmission_half`` / ``transmission_quarter`` (multi-scale outputs
     at the padded size / 2, / 4).
 
-    ``generator_blocks`` residual blocks follow the dilated convs; each starts as the identity, so
-    the layers of a generator with fewer blocks load by name into one with more (``grow_into``).
+    ``generator_blocks`` residual blocks follow the dilated convs; each starts as the identity, as
+    each backbone feature's projection starts at zero, so the layers of a generator with fewer
+    blocks, or without features, load by name into one with them (``grow_into``).
 
     Any input size: sides are edge-padded to a multiple of 2^depth and the output cropped back.
     Each backbone feature at 1/2^k of the input size joins the encoder at level k (the bottleneck
@@ -96,11 +100,3 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
     reflection = layers.Subtract(name="reflection", dtype="float32")([ops.cast(image, "float32"), transmission])
     return keras.Model([image, edge, attention, *features],
                        {"transmission": transmission, "reflection": reflection, **scaled_outputs}, name=name)
-
-
-def grow_into(trained: keras.Model, grown: keras.Model) -> None:
-    """Copy a trained generator's weights, layer by layer by name, into one with as many or more
-    bottleneck blocks; the blocks it lacks keep their identity start, so ``grown`` computes what
-    ``trained`` did."""
-    for layer in trained.layers:
-        grown.get_layer(layer.name).set_weights(layer.get_weights())

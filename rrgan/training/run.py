@@ -303,14 +303,13 @@ class Run:
         if not grows_into(init_model, model):
             raise ConfigError(f"--init {init or 'shipped weights'}: its model config differs from this run's "
                               f"({init_model} vs {model}); use the same model section (model.generator_blocks "
-                              f"may grow)")
+                              f"may grow, and a model.backbone may be added)")
         trained = load_networks(init)
-        names = ["edge_net", "attention_net"]
+        names = ["edge_net", "attention_net", "generator"]
         if init is not None and is_workdir(init):
             names.append("discriminator")  # weights folders carry none: it starts fresh
         for name in names:
-            getattr(self.networks, name).set_weights(getattr(trained, name).get_weights())
-        grow_into(trained.generator, self.networks.generator)
+            grow_into(getattr(trained, name), getattr(self.networks, name))
 
     def _build_optimizers(self):
         """Create optimizer slots now, so a checkpoint restores them instead of deferring."""
