@@ -427,6 +427,20 @@ def test_init_grows_the_networks_by_blocks_or_backbone_features_and_refuses_othe
         Run(config.override(["model.generator_width=16"]), tmp_path / "wider", progress=False, init=tmp_path / "first")
 
 
+def test_resuming_a_fine_tune_never_retrains_its_auxiliary_nets(tmp_path):
+    from rrgan.inference import load_workdir
+
+    config = preset("tiny").override(FAST + ["train.aux_steps=2", "train.gan_steps=2"])
+    train(config, tmp_path / "first", progress=False)
+    train(config, tmp_path / "tuned", stages=("gan",), progress=False, init=tmp_path / "first")
+    edge_net = load_workdir(tmp_path / "tuned").edge_net.get_weights()
+    resumed = train(config.override(["train.gan_steps=3"]), tmp_path / "tuned", progress=False)
+    assert (resumed.aux_step, resumed.gan_step) == (0, 3)  # both stages asked: stage 2 goes on
+    for now, before in zip(load_workdir(tmp_path / "tuned").edge_net.get_weights(), edge_net):
+        np.testing.assert_array_equal(now, before)
+    assert train(config, tmp_path / "tuned", stages=("aux",), progress=False).aux_step == 2  # asked alone: it runs
+
+
 def test_init_from_the_cli_takes_the_model_section_of_the_weights(tmp_path, capsys):
     from rrgan.config import Config
 

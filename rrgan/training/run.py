@@ -443,7 +443,10 @@ def train(config: Config | None, workdir: str | Path, data: Sequence[str | Path]
         config, _ = run_config(workdir, init=init)
     run = Run(config, workdir, data, validation, progress, init, photos)
     with run.stop:
-        if "aux" in stages:
+        # Once stage 2 has begun, stage 1 is over: the generator learned on these nets' maps. A
+        # resumed fine-tune (started with stages=("gan",)) must not retrain them now; only a
+        # request for stage 1 alone does.
+        if "aux" in stages and not ("gan" in stages and run.gan_step > 0):
             run.train_aux(config.train.aux_steps)
         if "gan" in stages:
             run.train_gan(config.train.gan_steps)
