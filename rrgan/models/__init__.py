@@ -58,8 +58,8 @@ class Networks:
 
 def grow_into(trained: keras.Model, grown: keras.Model) -> None:
     """Copy a trained network's weights, layer by layer by name, into one of a config it
-    ``grows_into``: the layers it lacks (bottleneck blocks, feature projections) keep their start
-    as the identity, so ``grown`` computes what ``trained`` did."""
+    ``grows_into``: the layers it lacks keep their start (bottleneck blocks as the identity,
+    feature projections at zero), so ``grown`` computes what ``trained`` did."""
     for layer in trained.layers:
         grown.get_layer(layer.name).set_weights(layer.get_weights())
 
