@@ -52,8 +52,7 @@ def _networks(name: str, precision: str):
 
     if name == "shipped":
         return load_networks(precision=precision)
-    policy = compute_precision(precision)
-    with dtype_policy(None if policy == "float32" else policy):
+    with dtype_policy(compute_precision(precision)):
         return build_networks(preset(name).model)
 
 

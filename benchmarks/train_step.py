@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from rrgan.config import preset
+from rrgan.inference import compute_precision
 from rrgan.layers import dtype_policy
 from rrgan.losses import build_perceptual_features
 from rrgan.models import build_networks
@@ -58,8 +59,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     for name in args.presets:
         config = preset(name).override(["loss.perceptual=0", *args.set])  # VGG19 needs downloaded weights
-        precision = config.train.precision
-        with dtype_policy(None if precision == "float32" else precision):
+        precision = compute_precision(config.train.precision)
+        with dtype_policy(precision):
             networks = build_networks(config.model)
             perceptual = (build_perceptual_features(config.loss.perceptual_weights) if config.loss.perceptual > 0
                           else None)

@@ -213,6 +213,7 @@ def train_main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from rrgan.data.pipeline import is_glob
+    from rrgan.inference import compute_precision
     from rrgan.training.run import run_config, train
 
     if args.init and not Path(args.init).exists():
@@ -221,6 +222,8 @@ def train_main(argv=None) -> int:
     config, resumed = run_config(workdir, args.preset, args.overrides, args.init)
     if resumed:
         print(f"resuming with {workdir / 'config.json'}")
+    if config.train.precision == "auto":
+        print(f"train.precision=auto: computing in {compute_precision('auto')} on this machine")
     stages = ("aux", "gan") if args.stage == "all" else (args.stage,)
     if args.steps is not None:
         if args.steps < 0:

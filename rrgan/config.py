@@ -24,7 +24,7 @@ SYNTHESIS_RECIPES = ("zhang", "ceilnet", "dsrnet")
 # input size: a stage joins the generator's encoder at the level of its resolution.
 BACKBONE_LEVELS = {"hed": (0, 1, 2, 3, 4), "efficientnet_lite0": (1, 2, 3, 4)}
 BACKBONES = ("none", *BACKBONE_LEVELS)
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 LEARNING_RATE_SCHEDULES = ("constant", "cosine", "wsd")
 PIXEL_NORMS = ("l1", "mse", "psnr")
 
@@ -230,7 +230,9 @@ class TrainConfig:
     early_stop_patience: int = 0
     # Validation pairs per --val set, spread evenly over the sorted set.
     validation_images: int = 60
-    # Keras dtype policy of the networks: weights and losses stay float32 in every case.
+    # Keras dtype policy of the networks: weights and losses stay float32 in every case. "auto":
+    # mixed_bfloat16 on a CPU with native bfloat16 (AVX-512 BF16, AMX), else float32, since
+    # emulated bfloat16 trains 2.5x slower than float32 (README, "Benchmarks").
     precision: str = "float32"
     # "cosine": each stage's rates decay to learning_rate_floor times their start over its steps;
     # "wsd" (warmup-stable-decay, without the warmup): constant, then a linear decay to the floor
@@ -415,7 +417,8 @@ def _tiny() -> Config:
 
 
 def _cpu() -> Config:
-    """Sized for a 2-core CPU: both stages in about 30 minutes, bfloat16 compute, weights of a few MB.
+    """Sized for a 2-core CPU: both stages in about 30 minutes, bfloat16 compute where the CPU has it
+    natively (``train.precision=auto``), weights of a few MB.
 
     Compute goes where it is cheap: the Attention-net runs at half resolution and the generator is
     narrow at full resolution. Three quarters of each batch are synthetic pairs, whose level is
@@ -440,7 +443,7 @@ def _cpu() -> Config:
                           generator_learning_rate=3e-4, discriminator_learning_rate=1e-4,
                           adversarial_warmup_steps=1500, ema_decay=0.999, checkpoint_every=250,
                           sample_every=500, log_every=25, validation_every=250, validation_images=40,
-                          precision="mixed_bfloat16"),
+                          precision="auto"),
     )
 
 

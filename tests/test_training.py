@@ -336,13 +336,20 @@ def test_two_worker_multi_worker_mirrored_strategy(tmp_path):
     assert (tmp_path / "worker_1" / "checkpoints" / "checkpoint").exists()
 
 
-@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16", "auto"])
 def test_mixed_precision_run(tmp_path, precision):
+    from rrgan.inference import compute_precision
+    from rrgan.training.run import Run
+
     config = preset("tiny").override(FAST + ["train.aux_steps=2", "train.gan_steps=2", f"train.precision={precision}"])
     result = train(config, tmp_path, progress=False)
     assert (result.aux_step, result.gan_step) == (2, 2)
     assert np.isfinite(result.validation["validation"]["psnr"])
     assert keras.mixed_precision.dtype_policy().name == "float32"  # the policy does not leak
+    # "auto" is bfloat16 only where the CPU computes it natively: emulated, it trains 2.5x slower
+    expected = compute_precision(precision)
+    assert expected == precision or expected in ("float32", "mixed_bfloat16")
+    assert Run(config, tmp_path).networks.generator.dtype_policy.name == expected
 
 
 def test_learning_rate_decays_over_the_stage(tmp_path):

@@ -41,7 +41,7 @@ from rrgan.data.pipeline import (
 from rrgan.errors import Stopped
 from rrgan.export import export_bundle
 from rrgan.files import atomic_write
-from rrgan.inference import is_workdir, load_config, load_networks
+from rrgan.inference import compute_precision, is_workdir, load_config, load_networks
 from rrgan.layers import dtype_policy
 from rrgan.losses import build_perceptual_features
 from rrgan.metrics import validation_scores
@@ -237,8 +237,7 @@ class Run:
         if self.chief:
             config.save(self.workdir / "config.json")
         keras.utils.set_random_seed(config.train.seed)  # the same seed gives the same initial weights
-        with self.strategy.scope(), dtype_policy(None if config.train.precision == "float32"
-                                                  else config.train.precision):
+        with self.strategy.scope(), dtype_policy(compute_precision(config.train.precision)):
             self._build()
             self._restore_or_initialize(init)
 
