@@ -401,51 +401,58 @@ def test_best_model_is_kept_and_loaded(tmp_path):
     assert load_workdir(tmp_path).generator.name == "generator_ema" or config.train.ema_decay == 0
 
 
-def test_init_starts_from_trained_networks(tmp_path):
+FIRST = FAST + ["train.aux_steps=2", "train.gan_steps=3", "model.generator_width=4"]
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    """One tiny finished run that the init and resume tests start from (read-only: copy it to resume)."""
+    workdir = tmp_path_factory.mktemp("first")
+    train(preset("tiny").override(FIRST), workdir, progress=False)
+    return workdir
+
+
+def test_init_starts_from_trained_networks(tmp_path, first_run):
     from rrgan.inference import load_workdir
     from rrgan.training.run import Run
 
-    config = preset("tiny").override(FAST + ["train.aux_steps=2", "train.gan_steps=3"])
-    train(config, tmp_path / "first", progress=False)
-    trained = load_workdir(tmp_path / "first")
-    run = Run(config, tmp_path / "second", progress=False, init=tmp_path / "first")
+    trained = load_workdir(first_run)
+    run = Run(preset("tiny").override(FIRST), tmp_path / "second", progress=False, init=first_run)
     for name in ("edge_net", "attention_net", "generator", "discriminator"):
         for ours, theirs in zip(getattr(run.networks, name).get_weights(), getattr(trained, name).get_weights()):
             np.testing.assert_array_equal(ours, theirs)
     assert run.gan_step == 0  # a new run, not a resume
 
 
-def test_init_grows_the_networks_by_blocks_or_backbone_features_and_refuses_other_changes(tmp_path):
+def test_init_grows_the_networks_by_blocks_or_backbone_features_and_refuses_other_changes(tmp_path, first_run):
     from rrgan.config import ConfigError
     from rrgan.inference import load_workdir
     from rrgan.training.run import Run
 
-    config = preset("tiny").override(FAST + ["train.aux_steps=2", "train.gan_steps=3"])
-    train(config, tmp_path / "first", progress=False)
-    trained = load_workdir(tmp_path / "first").generator
+    config = preset("tiny").override(FIRST)
+    trained = load_workdir(first_run).generator
     grown = Run(config.override(["model.generator_blocks=1"]), tmp_path / "grown", progress=False,
-                init=tmp_path / "first").networks.generator
+                init=first_run).networks.generator
     for layer in trained.layers:
         for ours, theirs in zip(grown.get_layer(layer.name).get_weights(), layer.get_weights()):
             np.testing.assert_array_equal(ours, theirs)
     second_conv_kernel = grown.get_layer("bottleneck_block_0").get_weights()[2]
     assert not second_conv_kernel.any()  # the new block starts as the identity
     featured = Run(config.override(["model.backbone_stages=1", "model.backbone=efficientnet_lite0"]),
-                   tmp_path / "featured", progress=False, init=tmp_path / "first").networks
-    trained_edge_net = load_workdir(tmp_path / "first").edge_net
+                   tmp_path / "featured", progress=False, init=first_run).networks
+    trained_edge_net = load_workdir(first_run).edge_net
     np.testing.assert_array_equal(featured.edge_net.get_layer("stem").get_weights()[0],
                                   trained_edge_net.get_layer("stem").get_weights()[0])
     assert not featured.generator.get_layer("features_1_projection").get_weights()[0].any()
     with pytest.raises(ConfigError, match="generator_blocks"):
-        Run(config.override(["model.generator_width=16"]), tmp_path / "wider", progress=False, init=tmp_path / "first")
+        Run(config.override(["model.generator_width=16"]), tmp_path / "wider", progress=False, init=first_run)
 
 
-def test_resuming_a_fine_tune_never_retrains_its_auxiliary_nets(tmp_path):
+def test_resuming_a_fine_tune_never_retrains_its_auxiliary_nets(tmp_path, first_run):
     from rrgan.inference import load_workdir
 
-    config = preset("tiny").override(FAST + ["train.aux_steps=2", "train.gan_steps=2"])
-    train(config, tmp_path / "first", progress=False)
-    train(config, tmp_path / "tuned", stages=("gan",), progress=False, init=tmp_path / "first")
+    config = preset("tiny").override(FIRST + ["train.gan_steps=2"])
+    train(config, tmp_path / "tuned", stages=("gan",), progress=False, init=first_run)
     edge_net = load_workdir(tmp_path / "tuned").edge_net.get_weights()
     resumed = train(config.override(["train.gan_steps=3"]), tmp_path / "tuned", progress=False)
     assert (resumed.aux_step, resumed.gan_step) == (0, 3)  # both stages asked: stage 2 goes on
@@ -454,13 +461,11 @@ def test_resuming_a_fine_tune_never_retrains_its_auxiliary_nets(tmp_path):
     assert train(config, tmp_path / "tuned", stages=("aux",), progress=False).aux_step == 2  # asked alone: it runs
 
 
-def test_init_from_the_cli_takes_the_model_section_of_the_weights(tmp_path, capsys):
+def test_init_from_the_cli_takes_the_model_section_of_the_weights(tmp_path, capsys, first_run):
     from rrgan.config import Config
 
-    config = preset("tiny").override(FAST + ["train.aux_steps=1", "train.gan_steps=1", "model.generator_width=4"])
-    train(config, tmp_path / "first", progress=False)
     sets = [arg for item in FAST + ["train.aux_steps=0"] for arg in ("--set", item)]
-    assert train_main(["--init", str(tmp_path / "first"), "--workdir", str(tmp_path / "tuned"), "--quiet",
+    assert train_main(["--init", str(first_run), "--workdir", str(tmp_path / "tuned"), "--quiet",
                        "--steps", "2", *sets]) == 0
     assert Config.load(tmp_path / "tuned" / "config.json").model.generator_width == 4
     assert train_main(["--init", str(tmp_path / "missing"), "--workdir", str(tmp_path / "x")]) == 2
@@ -506,14 +511,13 @@ def test_photos_that_break_mid_run_are_named_once_and_the_run_goes_on(tmp_path, 
     assert sum(str(deleted) in message and "cannot read" in message for message in skipped) == 1
 
 
-def test_python_train_resumes_like_the_cli(tmp_path):
-    config = preset("tiny").override(FAST + ["train.aux_steps=1", "train.gan_steps=2", "model.generator_width=4"])
-    train(config, tmp_path, progress=False)
-    resumed = train(None, tmp_path, progress=False)  # the work dir's config.json, as rrgan-train does
-    assert resumed.gan_step == 2
+def test_python_train_resumes_like_the_cli(tmp_path, first_run):
     from rrgan.config import Config
 
-    assert Config.load(tmp_path / "config.json").model.generator_width == 4
+    workdir = shutil.copytree(first_run, tmp_path / "run")
+    resumed = train(None, workdir, progress=False)  # the work dir's config.json, as rrgan-train does
+    assert (resumed.aux_step, resumed.gan_step) == (2, 3)
+    assert Config.load(workdir / "config.json").model.generator_width == 4
 
 
 def test_inference_needs_no_plotting_or_tables():

@@ -17,6 +17,7 @@ Everything a run makes lives in its work dir::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import signal
@@ -345,9 +346,14 @@ class Run:
         """A progress bar on a terminal; elsewhere, ProgressLines."""
         return self.progress and sys.stdout.isatty()
 
+    @functools.cached_property
+    def _sample_batch(self) -> dict:
+        """The four crops whose results every sample grid of the run shows, drawn once for both stages."""
+        return next(iter(training_dataset(self.sources, self.config.data, 4, seed=12345)))
+
     def _common_callbacks(self, stage: str, optimizer, total_steps: int) -> list:
         train = self.config.train
-        sample = next(iter(training_dataset(self.sources, self.config.data, 4, seed=12345)))
+        sample = self._sample_batch
         lines = ([cb.ProgressLines(stage, optimizer, total_steps, train.batch_size, train.log_every)]
                  if self.progress and not self._progress_bar else [])
         return lines + [
