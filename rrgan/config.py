@@ -26,6 +26,7 @@ BACKBONE_LEVELS = {"hed": (0, 1, 2, 3, 4), "efficientnet_lite0": (1, 2, 3, 4)}
 BACKBONES = ("none", *BACKBONE_LEVELS)
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 LEARNING_RATE_SCHEDULES = ("constant", "cosine", "wsd")
+ADVERSARIAL_PHASES = ("all", "decay")
 PIXEL_NORMS = ("l1", "mse", "psnr")
 
 
@@ -220,6 +221,10 @@ class TrainConfig:
     aux_beta_1: float = 0.9  # Adam beta_1 of the auxiliary nets
     gan_beta_1: float = 0.5  # Adam beta_1 of generator and discriminator (GAN practice)
     adversarial_warmup_steps: int = 1000  # adversarial weight 0 this long, then ramped as long
+    # "all": the discriminator plays the whole stage (after the warm-up above); "decay": it joins,
+    # untrained, at the first step of the wsd decay (the warm-up still counts from the stage's
+    # start), as in the shipped model's recipe: the stable phase trains without it.
+    adversarial_phase: str = "all"
     ema_decay: float = 0.999  # EMA of the generator's weights (0: none)
     checkpoint_every: int = 500  # steps
     max_to_keep: int = 3  # latest checkpoints kept (the best one is kept apart)
@@ -257,8 +262,18 @@ class TrainConfig:
                               f"got {self.learning_rate_schedule!r}")
         if not 0.0 < self.decay_fraction <= 1.0:
             raise ConfigError(f"train.decay_fraction must be in (0, 1], got {self.decay_fraction}")
+        if self.adversarial_phase not in ADVERSARIAL_PHASES:
+            raise ConfigError(f"train.adversarial_phase must be one of {ADVERSARIAL_PHASES}, "
+                              f"got {self.adversarial_phase!r}")
+        if self.adversarial_phase == "decay" and self.learning_rate_schedule != "wsd":
+            raise ConfigError("train.adversarial_phase='decay' needs train.learning_rate_schedule='wsd' "
+                              f"(the phase starts with its decay), got {self.learning_rate_schedule!r}")
         if self.validation_images < 1:
             raise ConfigError(f"train.validation_images must be at least 1, got {self.validation_images}")
+
+    def decay_start(self, steps: int) -> int:
+        """The step at which a wsd stage of ``steps`` leaves its constant rate for the linear decay."""
+        return steps - round(steps * self.decay_fraction)
 
 
 @dataclass(frozen=True)
@@ -469,8 +484,9 @@ def _cpu_long() -> Config:
     for a synthetic test set (``rrgan-data synthesize``), and a warmup-stable-decay schedule: the
     rate is constant for 9500 steps (where the gain had levelled off) and decays over the last
     2500, so a run can be resumed with more steps, or a decay branched off any checkpoint, without
-    restarting. The generator trains against the discriminator from the start of stage 2 at a small
-    weight (RaGAN, 0.005): it cost 0.01 dB of validation gain against the same decay without it.
+    restarting. The generator meets the discriminator in the decay only (RaGAN, 0.005; an untrained
+    discriminator joins at step 9500), as the shipped model did: there it cost 0.01 dB of
+    validation gain against the same decay without it.
     Run: rrgan-train --preset cpu-long --data ../shared/data/train --photos ../shared/data/photos
          --val ../shared/data/val/nature20 ../shared/data/val/sir2_solidobject --workdir runs/cpu-long
     """
@@ -481,6 +497,7 @@ def _cpu_long() -> Config:
         model=dataclasses.replace(config.model, generator_width=32),
         loss=dataclasses.replace(config.loss, adversarial=0.005),
         train=dataclasses.replace(config.train, gan_steps=12000, learning_rate_schedule="wsd", decay_fraction=0.20834,
+                                  adversarial_phase="decay",
                                   validation_every=1000, checkpoint_every=500, max_to_keep=40, sample_every=2000,
                                   log_every=100))
 

@@ -57,6 +57,8 @@ def test_config_is_frozen():
     ("data.view_short_side=600,400", "data.view_short_side"),
     ("data.synthesis.recipes=fancy", "recipes"),
     ("loss.adversarial_kind=wgan", "adversarial_kind"),
+    ("train.adversarial_phase=late", "adversarial_phase"),
+    ("train.adversarial_phase=decay", "learning_rate_schedule='wsd'"),  # tiny decays by cosine
 ])
 def test_bad_overrides_name_the_key(assignment, message):
     with pytest.raises(ConfigError, match=message):

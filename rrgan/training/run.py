@@ -119,8 +119,7 @@ def _adam(learning_rate: float, beta_1: float, steps: int, train: TrainConfig):
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(steps, 1),
                                                                alpha=train.learning_rate_floor)
     elif train.learning_rate_schedule == "wsd":
-        learning_rate = StableDecay(learning_rate, steps, round(steps * train.decay_fraction),
-                                    train.learning_rate_floor)
+        learning_rate = StableDecay(learning_rate, steps, steps - train.decay_start(steps), train.learning_rate_floor)
     optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1)
     return keras.optimizers.LossScaleOptimizer(optimizer) if train.precision == "mixed_float16" else optimizer
 
@@ -390,7 +389,17 @@ class Run:
                 print(f"gan stage stopped early at step {self.gan_step} (train.early_stop_patience); not resumed")
                 return
             callbacks.append(validation)
-        self._train_steps("gan", self.gan_trainer, optimizer, remaining, callbacks)
+        for end, adversarial in self._gan_phases(steps):
+            if end > self.gan_step and not self.gan_trainer.stop_training:
+                self.gan_trainer.adversarial = adversarial
+                self._train_steps("gan", self.gan_trainer, optimizer, end - self.gan_step, callbacks)
+
+    def _gan_phases(self, steps: int) -> list[tuple[int, bool]]:
+        """Stage 2 as (last step, discriminator in the step) phases: one, or two split at the decay's start."""
+        adversarial = self.config.loss.adversarial > 0
+        if adversarial and self.config.train.adversarial_phase == "decay":
+            return [(self.config.train.decay_start(steps), False), (steps, True)]
+        return [(steps, adversarial)]
 
     def _train_steps(self, stage: str, trainer: keras.Model, optimizer, steps: int, callbacks: list) -> None:
         """Train, and end the run with Stopped after a signal, with a checkpoint of the step it stopped at

@@ -25,9 +25,10 @@ class _Trackers:
         self.by_name = {name: keras.metrics.Mean(name=name) for name in names}
 
     def update(self, values: dict) -> dict:
+        """The running means of this step's losses (a phase without the discriminator logs none of its own)."""
         for name, value in values.items():
             self.by_name[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.by_name.items()}
+        return {name: self.by_name[name].result() for name in values}
 
 
 def _auxiliary_variables(networks: Networks) -> list:
@@ -69,8 +70,9 @@ class GANTrainer(keras.Model):
     The auxiliary nets are frozen unless ``fine_tune_aux`` (then ``compile`` needs an
     ``aux_optimizer``, a low rate, and their stage-1 losses are kept). The adversarial weight
     lives in ``adversarial_weight``, a non-trainable variable that a callback ramps up, so the
-    warm-up never retraces the step. With ``loss.adversarial`` = 0 the discriminator is left out
-    of the step (it would train for nothing).
+    warm-up never retraces the step. The discriminator is in the step while ``adversarial`` is
+    True: never with ``loss.adversarial`` = 0 (it would train for nothing), and from the decay on
+    with ``train.adversarial_phase`` = "decay" (the run sets it per phase; a new step is traced).
     """
 
     LOSSES = ("generator_total", "pixel", "multiscale", "gradient", "perceptual", "exclusion")
