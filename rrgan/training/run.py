@@ -389,8 +389,12 @@ class Run:
                 print(f"gan stage stopped early at step {self.gan_step} (train.early_stop_patience); not resumed")
                 return
             callbacks.append(validation)
-        for end, adversarial in self._gan_phases(steps):
+        phases = self._gan_phases(steps)
+        for end, adversarial in phases:
             if end > self.gan_step and not self.gan_trainer.stop_training:
+                if adversarial and len(phases) > 1:
+                    print(f"gan step {self.gan_step}: the discriminator joins for the decay "
+                          "(train.adversarial_phase=decay)", flush=True)
                 self.gan_trainer.adversarial = adversarial
                 self._train_steps("gan", self.gan_trainer, optimizer, end - self.gan_step, callbacks)
 
