@@ -69,6 +69,7 @@ def test_discriminator_trains_only_with_an_adversarial_term(adversarial):
     assert ("discriminator_total" in logs) == ("adversarial" in logs) == (adversarial > 0)
     assert np.isfinite(float(logs["generator_total"]))
 
+
 def test_discriminator_joins_at_the_decay_with_adversarial_phase_decay(tmp_path, capsys):
     """The cpu-long recipe in one run: a constant rate without the discriminator, then the decay with it."""
     config = preset("tiny").override(FAST + [
@@ -82,7 +83,7 @@ def test_discriminator_joins_at_the_decay_with_adversarial_phase_decay(tmp_path,
                   for name in ("generator_total", "discriminator_total", "adversarial")}
     assert steps_with["generator_total"] == [1, 2, 3, 4]
     assert steps_with["discriminator_total"] == steps_with["adversarial"] == [3, 4]
-    assert "gan step 2: the discriminator joins for the decay" in capsys.readouterr().out
+    assert "gan step 2: the decay, with the discriminator" in capsys.readouterr().out
 
 
 def test_auxiliary_stage_learns_edges_and_attention():

@@ -393,7 +393,7 @@ class Run:
         for end, adversarial in phases:
             if end > self.gan_step and not self.gan_trainer.stop_training:
                 if adversarial and len(phases) > 1:
-                    print(f"gan step {self.gan_step}: the discriminator joins for the decay "
+                    print(f"gan step {self.gan_step}: the decay, with the discriminator "
                           "(train.adversarial_phase=decay)", flush=True)
                 self.gan_trainer.adversarial = adversarial
                 self._train_steps("gan", self.gan_trainer, optimizer, end - self.gan_step, callbacks)
