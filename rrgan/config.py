@@ -467,7 +467,8 @@ def _cpu_finetune() -> Config:
     a loss closer to what it is judged by. The pixel term is MSE (PSNR is MSE; where the level is
     uncertain, L1 learns its median and MSE its mean) and a perceptual term compares HED's VGG16
     features of output and target: pretrained features that cost nothing at inference. From
-    scratch the perceptual term validated worse (docs/experiments.md); on a trained model it adds on both sets.
+    scratch the perceptual term validated worse (docs/experiments.md); on a trained model it adds
+    on both sets.
     Run: rrgan-train --preset cpu-finetune --init runs/cpu --stage gan --data ../shared/data/train
          --val ../shared/data/val/nature20 ../shared/data/val/sir2_solidobject --workdir runs/cpu-finetune
     """
