@@ -28,6 +28,7 @@ PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 LEARNING_RATE_SCHEDULES = ("constant", "cosine", "wsd")
 ADVERSARIAL_PHASES = ("all", "decay")
 PIXEL_NORMS = ("l1", "mse", "psnr")
+GENERATORS = ("unet", "nafnet")
 
 
 class ConfigError(RRGANError):
@@ -94,6 +95,12 @@ class DataConfig:
     # held out of training by a seeded hash of each photo's name, the same split every run: the
     # synthetic pairs that rrgan-eval --synthetic makes from it were never seen in training.
     photo_holdout: float = 0.0
+    # This share of every pair set is held out of training by a keyed hash of each pair's name,
+    # the same split every run; a --val set that is also a --data set is scored on these pairs only.
+    pair_holdout: float = 0.0
+    # This share of the synthetic pairs has no reflection at all (input = target): photos taken
+    # without glass between them and the scene should come back as they went in.
+    clean_fraction: float = 0.0
     shuffle_buffer: int = 512  # records in the shuffle buffer
     cache: bool = True  # keep the encoded records in memory after the first pass
     default_photos: int = 96  # scenes drawn for the embedded default data
@@ -108,8 +115,11 @@ class DataConfig:
             _check_range("data.view_short_side", self.view_short_side, low=self.crop_size)
         if not 0.0 <= self.real_fraction <= 1.0:
             raise ConfigError(f"data.real_fraction must be in [0, 1], got {self.real_fraction}")
-        if not 0.0 <= self.photo_holdout < 1.0:
-            raise ConfigError(f"data.photo_holdout must be in [0, 1), got {self.photo_holdout}")
+        for name in ("photo_holdout", "pair_holdout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"data.{name} must be in [0, 1), got {getattr(self, name)}")
+        if not 0.0 <= self.clean_fraction <= 1.0:
+            raise ConfigError(f"data.clean_fraction must be in [0, 1], got {self.clean_fraction}")
         if self.pair_max_shift < 0:
             raise ConfigError(f"data.pair_max_shift must be at least 0, got {self.pair_max_shift}")
         _check_range("data.pair_brightness_ratio", self.pair_brightness_ratio)
@@ -125,6 +135,9 @@ class ModelConfig:
     # stages 1..4 at 1/2 to 1/16, a few percent of HED's cost); "none": no pretrained features.
     backbone: str = "none"
     backbone_stages: int = 3  # stages used, at the resolutions BACKBONE_LEVELS gives
+    # The generator's architecture: "unet" (ReLU convs, dilated bottleneck, transposed-conv
+    # upsampling) or "nafnet" (NAF blocks, PixelShuffle upsampling; the nafnet_* keys size it).
+    generator: str = "unet"
     attention_steps: int = 4  # recurrent steps (attention maps) of the Attention-net
     # The Attention-net runs at 1/attention_scale of the input size (its maps are smooth).
     attention_scale: int = 1
@@ -144,12 +157,24 @@ class ModelConfig:
     # correction: a reflection changes a photo's overall level as well as its details. Off by
     # default so that configs written before it (rrgan 0.1) keep their architecture.
     generator_colour: bool = False
+    # NAF blocks of the "nafnet" generator per level (full resolution first; one entry per
+    # generator_depth level) and at the bottleneck.
+    nafnet_encoder_blocks: tuple[int, ...] = (1, 1, 2)
+    nafnet_middle_blocks: int = 4
+    nafnet_decoder_blocks: tuple[int, ...] = (1, 1, 1)
     discriminator_width: int = 64  # channels of its first layer (doubled per layer, up to 8x)
     discriminator_layers: int = 5  # stride-2 layers: the patch a score sees
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:
             raise ConfigError(f"model.backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        if self.generator not in GENERATORS:
+            raise ConfigError(f"model.generator must be one of {GENERATORS}, got {self.generator!r}")
+        if self.generator == "nafnet":
+            for key in ("nafnet_encoder_blocks", "nafnet_decoder_blocks"):
+                if len(getattr(self, key)) != self.generator_depth:
+                    raise ConfigError(f"model.{key} needs one block count per level (model.generator_depth="
+                                      f"{self.generator_depth}), got {getattr(self, key)}")
         if self.attention_scale < 1:
             raise ConfigError(f"model.attention_scale must be at least 1, got {self.attention_scale}")
         if self.generator_blocks < 0:
@@ -188,9 +213,10 @@ class LossConfig:
     multiscale: float = 1.0  # MSE at 1/4, 1/2 and 1
     gradient: float = 0.5  # L1 between image gradients
     perceptual: float = 0.1  # L1 between pretrained features
-    # "imagenet" (VGG19, downloaded), "hed" (VGG16 of HED), "efficientnet_lite0" (ImageNet's
-    # EfficientNet-Lite0, in the package) or a VGG19 .h5 file
-    perceptual_weights: str = "imagenet"
+    # "vgg19" (ImageNet VGG19: $RRGAN_VGG19_WEIGHTS's file, else Keras's download; "imagenet" is
+    # its older name), "hed" (VGG16 of HED), "efficientnet_lite0" (ImageNet's EfficientNet-Lite0,
+    # in the package) or a VGG19 weights file (.h5, or .npz of its conv layers)
+    perceptual_weights: str = "vgg19"
     exclusion: float = 0.1  # T and R share no edges (Zhang et al. 2018)
     adversarial: float = 0.01  # generator's adversarial weight after the warm-up
     adversarial_kind: str = "rasgan"  # "nsgan" or "rasgan"

@@ -173,3 +173,90 @@ class ConvLSTMCell(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size}
+
+
+@keras.saving.register_keras_serializable("rrgan")
+class PixelShuffle(layers.Layer):
+    """[B, H, W, r*r*C] -> [B, r*H, r*W, C] (``depth_to_space``): upsampling in which every output
+    pixel has its own weights, so it leaves none of a strided transposed conv's checkerboard."""
+
+    def __init__(self, factor: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        r = self.factor
+        shape = ops.shape(x)
+        channels = x.shape[-1] // (r * r)
+        x = ops.reshape(x, (shape[0], shape[1], shape[2], r, r, channels))
+        x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+        return ops.reshape(x, (shape[0], shape[1] * r, shape[2] * r, channels))
+
+    def compute_output_shape(self, input_shape):
+        r = self.factor
+        batch, height, width, channels = input_shape
+        scaled = [None if side is None else side * r for side in (height, width)]
+        return (batch, *scaled, channels // (r * r))
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable("rrgan")
+class NAFBlock(layers.Layer):
+    """The block of NAFNet (Chen et al., ECCV 2022), nonlinear-activation-free:
+
+        x + beta  * conv1x1(SCA(SimpleGate(dwconv3x3(conv1x1(LN(x))))))
+          + gamma * conv1x1(SimpleGate(conv1x1(LN(x))))   (on the first sum)
+
+    LN normalizes each pixel over its channels; SimpleGate multiplies the two halves of the
+    channels (the only nonlinearity); SCA scales the channels by conv1x1 of their global mean.
+    beta and gamma start at zero, so every block starts as the identity and a deep stack trains
+    from the first step like a shallow one."""
+
+    def __init__(self, filters: int, expansion: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.expansion = expansion
+        hidden = filters * expansion
+        self.norm1 = layers.LayerNormalization(epsilon=1e-6)
+        self.expand = layers.Conv2D(hidden, 1)
+        self.depthwise = layers.DepthwiseConv2D(3, padding="same")
+        self.channel_attention = layers.Conv2D(hidden // 2, 1)
+        self.project = layers.Conv2D(filters, 1)
+        self.norm2 = layers.LayerNormalization(epsilon=1e-6)
+        self.ffn_expand = layers.Conv2D(hidden, 1)
+        self.ffn_project = layers.Conv2D(filters, 1)
+
+    def build(self, input_shape):
+        hidden = self.filters * self.expansion
+        inner = (*input_shape[:-1], hidden)
+        gated = (*input_shape[:-1], hidden // 2)
+        self.norm1.build(input_shape)
+        self.expand.build(input_shape)
+        self.depthwise.build(inner)
+        self.channel_attention.build((input_shape[0], 1, 1, hidden // 2))
+        self.project.build(gated)
+        self.norm2.build(input_shape)
+        self.ffn_expand.build(input_shape)
+        self.ffn_project.build(gated)
+        self.beta = self.add_weight(shape=(self.filters,), initializer="zeros", name="beta")
+        self.gamma = self.add_weight(shape=(self.filters,), initializer="zeros", name="gamma")
+
+    @staticmethod
+    def _simple_gate(x):
+        first, second = ops.split(x, 2, axis=-1)
+        return first * second
+
+    def call(self, inputs):
+        x = self._simple_gate(self.depthwise(self.expand(self.norm1(inputs))))
+        x = x * self.channel_attention(ops.mean(x, axis=(1, 2), keepdims=True))
+        y = inputs + ops.cast(self.beta, inputs.dtype) * self.project(x)
+        x = self.ffn_project(self._simple_gate(self.ffn_expand(self.norm2(y))))
+        return y + ops.cast(self.gamma, inputs.dtype) * x
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "expansion": self.expansion}

@@ -12,6 +12,7 @@ geometric op, so they can never drift apart.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import logging
 import threading
@@ -178,8 +179,9 @@ def _concatenate(datasets: list[tf.data.Dataset]) -> tf.data.Dataset | None:
     return combined
 
 
-def pair_records(sources: Sources, shuffle_seed: int | None = None) -> tf.data.Dataset | None:
-    """Encoded pair records (input, target, reflection bytes and name) from folders and shards."""
+def pair_records(sources: Sources, shuffle_seed: int | None = None, holdout: float = 0.0) -> tf.data.Dataset | None:
+    """Encoded pair records (input, target, reflection bytes and name) from folders and shards;
+    with ``holdout`` > 0, without the pairs held out of training (``held_out_pair``)."""
     parts = []
     pairs = [p for s in sources.pair_sets for p in s.pairs]
     if pairs:
@@ -189,24 +191,41 @@ def pair_records(sources: Sources, shuffle_seed: int | None = None) -> tf.data.D
         }).map(_read_pair_files, num_parallel_calls=AUTOTUNE).filter(_readable))
     if sources.pair_shards:
         parts.append(_shard_records(sources.pair_shards, shuffle_seed))
-    return _concatenate(parts)
+    records = _concatenate(parts)
+    if records is not None and holdout > 0.0:
+        records = records.filter(lambda record: tf.logical_not(held_out_pair(record["name"], holdout)))
+    return records
 
 
 PHOTO_SPLIT_KEY = 1680  # the hash key of the photo hold-out split: changing it changes the split
+PAIR_SPLIT_KEY = 89  # the same for pairs (data.pair_holdout)
 
 
-def held_out(name: tf.Tensor, fraction: float) -> tf.Tensor:
+def held_out(name: tf.Tensor, fraction: float, key: int = PHOTO_SPLIT_KEY) -> tf.Tensor:
     """True for the photos of the fixed hold-out split: a keyed hash of the photo's name (its stem),
     so the split does not depend on the order, the folder or the format photos come in."""
-    bucket = tf.strings.to_hash_bucket_strong(name, 10_000, key=[PHOTO_SPLIT_KEY, 0])
+    bucket = tf.strings.to_hash_bucket_strong(name, 10_000, key=[key, 0])
     return bucket < round(fraction * 10_000)
 
 
+def held_out_pair(name: tf.Tensor, fraction: float) -> tf.Tensor:
+    """True for the pairs of the fixed hold-out split of ``data.pair_holdout`` (by the pair's name)."""
+    return held_out(name, fraction, PAIR_SPLIT_KEY)
+
+
+def held_out_pairs(pair_set: PairSet, fraction: float) -> PairSet:
+    """The pairs of ``pair_set`` that training with ``data.pair_holdout=fraction`` never sees."""
+    if not pair_set.pairs:
+        return pair_set
+    keep = held_out_pair(tf.constant([pair.name for pair in pair_set.pairs]), fraction).numpy()
+    return dataclasses.replace(pair_set, pairs=tuple(p for p, kept in zip(pair_set.pairs, keep) if kept))
+
+
 def photo_records(sources: Sources, shuffle_seed: int | None = None, holdout: float = 0.0,
-                  split: str = "train") -> tf.data.Dataset | None:
+                  split: str = "train", pair_holdout: float = 0.0) -> tf.data.Dataset | None:
     """Encoded clean photos for synthesis: loose photos, photo shards, and (for training) the
-    targets of every pair. With ``holdout`` > 0 the photos of the ``split`` ("train" or
-    "holdout", ``held_out``) are kept."""
+    targets of every pair not held out (``pair_holdout``). With ``holdout`` > 0 the photos of the
+    ``split`` ("train" or "holdout", ``held_out``) are kept."""
     if split not in ("train", "holdout"):
         raise ValueError(f"split must be 'train' or 'holdout', got {split!r}")
     parts = []
@@ -221,7 +240,7 @@ def photo_records(sources: Sources, shuffle_seed: int | None = None, holdout: fl
         parts = [part.filter(lambda record: tf.equal(held_out(record["name"], holdout), keep)) for part in parts]
     if split == "holdout":
         return _concatenate(parts)
-    pairs = pair_records(sources, shuffle_seed)
+    pairs = pair_records(sources, shuffle_seed, pair_holdout)
     if pairs is not None:
         parts.append(pairs.map(lambda r: {**r, "input": tf.constant(""), "reflection": tf.constant("")}))
     return _concatenate(parts)
@@ -305,6 +324,11 @@ def _blend(record_pairs: tf.data.Dataset, config: DataConfig, seed: int) -> tf.d
         transmission = random_window(decode_rgb(two_records["target"][0]), config, seeds[0])
         reflection = random_window(decode_rgb(two_records["target"][1]), config, seeds[1])
         image, transmission, reflection = synthesize(transmission, reflection, seeds[2], config.synthesis)
+        if config.clean_fraction > 0.0:
+            clean = tf.random.stateless_uniform([], tf.random.experimental.stateless_fold_in(seeds[2], 7)) < (
+                config.clean_fraction)
+            image = tf.where(clean, transmission, image)
+            reflection = tf.where(clean, tf.zeros_like(reflection), reflection)
         return {"input": image, "target": transmission, "reflection": reflection,
                 "has_reflection": tf.constant(True)}
 
@@ -384,11 +408,11 @@ def training_dataset(pairs, config: DataConfig, batch_size: int, seed: int = 0,
     if real_fraction > 0.0:
         groups = _pair_groups(sources) if config.balance_pair_sets else [sources]
         for set_index, group in enumerate(groups):
-            pairs = pair_records(group, seed).filter(lambda record: usable_pair(record, config))
+            pairs = pair_records(group, seed, config.pair_holdout).filter(lambda record: usable_pair(record, config))
             branches.append(_real_crops(_prepare(pairs, config, seed), config, seed, set_index))
             weights.append(real_fraction / len(groups))
     if real_fraction < 1.0:
-        photos = photo_records(sources, seed, holdout=config.photo_holdout)
+        photos = photo_records(sources, seed, holdout=config.photo_holdout, pair_holdout=config.pair_holdout)
         if photos is None:
             raise RRGANError("no photos or pairs to train on")
         branches.append(_synthetic_crops(_prepare(photos, config, seed + 1), config, seed))
@@ -413,10 +437,12 @@ def evaluation_dataset(paths_or_sources) -> tf.data.Dataset:
     return records.map(to_float, num_parallel_calls=AUTOTUNE).batch(1).prefetch(AUTOTUNE)
 
 
-def evaluation_subset(path: str | Path, count: int) -> tf.data.Dataset:
+def evaluation_subset(path: str | Path, count: int, pair_holdout: float = 0.0) -> tf.data.Dataset:
     """At most ``count`` pairs of one set, spread evenly over its sorted order (a set's first pairs
-    are often one scene)."""
+    are often one scene); with ``pair_holdout`` > 0, of its held-out pairs only."""
     sources = collect_sources([path])
+    if pair_holdout > 0.0:
+        sources.pair_sets = [held_out_pairs(pair_set, pair_holdout) for pair_set in sources.pair_sets]
     total = sum(len(s) for s in sources.pair_sets)
     stride = max(1, total // count) if total else 1
     dataset = evaluation_dataset(sources).enumerate().filter(lambda index, _: index % stride == 0)

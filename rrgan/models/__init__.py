@@ -12,7 +12,8 @@ from rrgan.models.attention_net import build_attention_net
 from rrgan.models.backbone import build_backbone
 from rrgan.models.discriminator import build_discriminator
 from rrgan.models.edge_net import build_edge_net
-from rrgan.models.generator import build_generator
+from rrgan.models.nafnet import build_nafnet_generator
+from rrgan.models.unet import build_unet_generator
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,15 @@ def grow_into(trained: keras.Model, grown: keras.Model) -> None:
     feature projections at zero), so ``grown`` computes what ``trained`` did."""
     for layer in trained.layers:
         grown.get_layer(layer.name).set_weights(layer.get_weights())
+
+
+GENERATORS = {"unet": build_unet_generator, "nafnet": build_nafnet_generator}
+
+
+def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model:
+    """The generator of ``config.generator``'s architecture (all share one contract:
+    ``rrgan.models.generator``)."""
+    return GENERATORS[config.generator](config, name)
 
 
 def build_networks(config: ModelConfig) -> Networks:

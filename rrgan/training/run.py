@@ -39,7 +39,7 @@ from rrgan.data.pipeline import (
     is_glob,
     training_dataset,
 )
-from rrgan.errors import Stopped
+from rrgan.errors import RRGANError, Stopped
 from rrgan.export import export_bundle
 from rrgan.files import atomic_write
 from rrgan.inference import compute_precision, is_workdir, load_config, load_networks
@@ -204,6 +204,22 @@ def train_steps(strategy: tf.distribute.Strategy, trainer: keras.Model, dataset:
     return False
 
 
+def validation_sets(validation: Sequence[str], data: Sequence[str], config: Config) -> dict[str, tf.data.Dataset]:
+    """Each --val set by name; one that lies in a --data folder is scored on its pairs held out of
+    training (``data.pair_holdout``, named ``<set>_holdout``): a run never validates on pairs it
+    trains on."""
+    sets = {}
+    for path in map(Path, validation):
+        trained_on = any(path == Path(folder) or Path(folder) in path.parents for folder in data)
+        if trained_on and config.data.pair_holdout <= 0.0:
+            raise RRGANError(f"--val {path} is a training set (--data): set data.pair_holdout to hold some of its "
+                             f"pairs out of training, or validate on another set")
+        holdout = config.data.pair_holdout if trained_on else 0.0
+        sets[path.name + ("_holdout" if trained_on else "")] = evaluation_subset(
+            path, config.train.validation_images, holdout)
+    return sets
+
+
 class Run:
     """Builds everything once under the strategy's scope, restores or initializes the networks, trains.
 
@@ -232,8 +248,7 @@ class Run:
             photos, default_validation = default_data(self.workdir, config)
             validation = validation or default_validation
         self.sources = collect_sources(data, photos)
-        self.validation_sets = {Path(path).name: evaluation_subset(path, config.train.validation_images)
-                                for path in validation}
+        self.validation_sets = validation_sets(validation, data, config)
         if self.chief:
             config.save(self.workdir / "config.json")
         keras.utils.set_random_seed(config.train.seed)  # the same seed gives the same initial weights
