@@ -16,15 +16,8 @@ import numpy as np
 
 from rrgan.data.images import read_rgb
 from rrgan.data.pairs import find_pair_sets
-from rrgan.evaluation import psnr
 from rrgan.inference import load_model, remove_reflections
-
-
-def oracle_gain_psnr(image: np.ndarray, target: np.ndarray) -> float:
-    """PSNR of ``image`` scaled by the least-squares gain toward ``target``."""
-    x, t = image.astype(np.float64), target.astype(np.float64)
-    gain = (x * t).sum() / max((x * x).sum(), 1e-9)
-    return psnr(np.clip(np.round(x * gain), 0, 255).astype(np.uint8), target)
+from rrgan.metrics import level_free_psnr, psnr
 
 
 def main() -> None:
@@ -40,7 +33,7 @@ def main() -> None:
             output = remove_reflections(model, image)["transmission"]
             level = image.astype(np.float64).mean()
             rows.append((target.mean() / level, output.mean() / level, psnr(image, target), psnr(output, target),
-                         oracle_gain_psnr(image, target), oracle_gain_psnr(output, target)))
+                         level_free_psnr(image, target), level_free_psnr(output, target)))
         true_level, picked, *scores = np.array(rows).T
         print(f"{pair_set.root.name} ({len(rows)} pairs): "
               f"PSNR input {scores[0].mean():.2f} output {scores[1].mean():.2f} | "

@@ -389,6 +389,9 @@ def eval_main(argv=None) -> int:
     parser.add_argument("--resize-multiple", type=int, default=0, metavar="N",
                         help="resize input and target to the nearest lower multiple of N per side first (bicubic), "
                              "the protocol of most published numbers: --resize-multiple 32 (default: full size)")
+    parser.add_argument("--pair-holdout", type=float, default=0.0, metavar="FRACTION",
+                        help="score only the pairs of each set that a run with data.pair_holdout=FRACTION held out of "
+                             "training (the cpu-nafnet recipe: 0.15); default: every pair")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_method_arguments(parser)
     args = parser.parse_args(argv)
@@ -405,6 +408,8 @@ def eval_main(argv=None) -> int:
 
     if args.resize_multiple < 0:
         raise RRGANError(f"--resize-multiple must be positive, got {args.resize_multiple}")
+    if not 0.0 <= args.pair_holdout < 1.0:
+        raise RRGANError(f"--pair-holdout must be in [0, 1), got {args.pair_holdout}")
 
     for folder in args.folders:
         find_pair_sets(folder)  # a clear error before any model is loaded
@@ -414,14 +419,15 @@ def eval_main(argv=None) -> int:
         return layers(image)["transmission"]
 
     table = evaluate({args.method: method}, args.folders, progress=not args.quiet, max_pixels=_max_pixels(args),
-                     resize_multiple=args.resize_multiple)
+                     resize_multiple=args.resize_multiple, pair_holdout=args.pair_holdout)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     table.to_csv(output / "per_image.csv", index=False)
     summary = summarize(table)
     summary.to_csv(output / "summary.csv", index=False)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"PSNR in dB on uint8 RGB (data range 255); SSIM: {SKIMAGE_SSIM_WINDOW}, mean over channels")
+    print(f"PSNR in dB on uint8 RGB (data range 255); SSIM: {SKIMAGE_SSIM_WINDOW}, mean over channels; "
+          f"level-free PSNR: after the one gain per image that fits the target best; level: output / target brightness")
     if args.figure:
         wanted = set(args.figure)
         rows = []

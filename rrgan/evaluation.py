@@ -20,17 +20,12 @@ from tqdm.auto import tqdm
 
 from rrgan.data.images import DEFAULT_MAX_PIXELS, read_rgb
 from rrgan.data.pairs import find_pair_sets
+from rrgan.metrics import level_free_psnr, psnr
 
 SKIMAGE_SSIM_WINDOW = "uniform 7x7, sample covariance (scikit-image default)"
 
 # (uint8 [H, W, 3]) -> uint8 [H, W, 3]
 Method = Callable[[np.ndarray], np.ndarray]
-
-
-def psnr(prediction: np.ndarray, target: np.ndarray) -> float:
-    """PSNR in dB of uint8 images, data range 255 (as skimage.metrics.peak_signal_noise_ratio)."""
-    error = np.mean((prediction.astype(np.float64) - target.astype(np.float64)) ** 2)
-    return float("inf") if error == 0 else float(10.0 * np.log10(255.0 ** 2 / error))
 
 
 def ssim(prediction: np.ndarray, target: np.ndarray, window: int = 7) -> float:
@@ -64,15 +59,22 @@ def resize_to_multiple(image: np.ndarray, multiple: int) -> np.ndarray:
 
 
 def evaluate(methods: dict[str, Method], folders: Iterable[str | Path], progress: bool = True,
-             max_pixels: int = DEFAULT_MAX_PIXELS, resize_multiple: int = 0) -> pd.DataFrame:
-    """One row per (set, image, method): PSNR and SSIM, with the identity baseline added.
+             max_pixels: int = DEFAULT_MAX_PIXELS, resize_multiple: int = 0, pair_holdout: float = 0.0) -> pd.DataFrame:
+    """One row per (set, image, method): PSNR, SSIM, level-free PSNR (``level_free_psnr``) and the
+    level (output / target mean brightness), with the identity baseline added.
 
-    A set is every pair folder found at or below each of ``folders``. With ``resize_multiple``
-    both images of a pair are first resized to a multiple of it per side (``resize_to_multiple``).
+    A set is every pair folder found at or below each of ``folders``; with ``pair_holdout``, only
+    its pairs that training with ``data.pair_holdout`` of that value never saw. With
+    ``resize_multiple`` both images of a pair are first resized to a multiple of it per side
+    (``resize_to_multiple``).
     """
     methods = {"identity": lambda image: image, **methods}
     rows = []
     pair_sets = [s for folder in folders for s in find_pair_sets(folder)]
+    if pair_holdout > 0.0:
+        from rrgan.data.pipeline import held_out_pairs
+
+        pair_sets = [held_out_pairs(pair_set, pair_holdout) for pair_set in pair_sets]
     with tqdm(total=sum(len(s) for s in pair_sets), desc="evaluating", unit="img", disable=not progress) as bar:
         for pair_set in pair_sets:
             for pair in pair_set.pairs:
@@ -82,15 +84,18 @@ def evaluate(methods: dict[str, Method], folders: Iterable[str | Path], progress
                 for name, method in methods.items():
                     output = method(image)
                     rows.append({"set": pair_set.root.name, "image": pair.name, "method": name,
-                                 "psnr": psnr(output, target), "ssim": ssim(output, target)})
+                                 "psnr": psnr(output, target), "ssim": ssim(output, target),
+                                 "level_free_psnr": level_free_psnr(output, target),
+                                 "level": float(output.mean() / max(target.mean(), 1e-9))})
                 bar.update(1)
     return pd.DataFrame(rows)
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean PSNR / SSIM per set and method, with the image count."""
+    """Mean PSNR / SSIM / level-free PSNR / level per set and method, with the image count."""
     summary = table.groupby(["set", "method"], sort=False).agg(
-        images=("image", "count"), psnr=("psnr", "mean"), ssim=("ssim", "mean"))
+        images=("image", "count"), psnr=("psnr", "mean"), ssim=("ssim", "mean"),
+        level_free_psnr=("level_free_psnr", "mean"), level=("level", "mean"))
     return summary.reset_index()
 
 

@@ -44,10 +44,16 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
 
 
 def append_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    """Append rows to a CSV log, writing ``header`` first when the file is new."""
-    new_file = not path.exists()
+    """Append rows to a CSV log, writing ``header`` first when the file is new. A log begun with
+    fewer columns (by an older rrgan, then resumed) keeps its own: new columns are left out of it."""
+    if path.exists():
+        with path.open(newline="") as handle:
+            columns = next(csv.reader(handle), header)
+    else:
+        columns = None
     with path.open("a", newline="") as handle:
         writer = csv.writer(handle)
-        if new_file:
+        if columns is None:
             writer.writerow(header)
-        writer.writerows(rows)
+            columns = header
+        writer.writerows([[dict(zip(header, row)).get(column, "") for column in columns] for row in rows])

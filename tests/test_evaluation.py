@@ -57,3 +57,27 @@ def test_resize_to_multiple_takes_the_nearest_lower_multiple_per_side(tmp_path):
     full = evaluate({}, [tmp_path / "set"], progress=False)
     resized = evaluate({}, [tmp_path / "set"], progress=False, resize_multiple=32)
     assert full["psnr"].iloc[0] != pytest.approx(resized["psnr"].iloc[0])
+
+
+def test_level_free_psnr_forgives_the_level_and_nothing_else(tmp_path):
+    from rrgan.metrics import level_free_psnr
+
+    target = random_image(3, 40, 40)
+    darker = np.round(target * 0.8).astype(np.uint8)
+    assert psnr(darker, target) < 25 < level_free_psnr(darker, target)  # a gain alone is forgiven
+    noisy = np.clip(target + np.random.default_rng(3).normal(0, 10, target.shape), 0, 255).astype(np.uint8)
+    assert level_free_psnr(noisy, target) == pytest.approx(psnr(noisy, target), abs=0.1)  # local error is not
+    make_pair_folder(tmp_path / "set", ["x", "y"], size=(30, 30))
+    summary = summarize(evaluate({"darken": lambda image: image // 2}, [tmp_path / "set"], progress=False))
+    darken = summary[summary["method"] == "darken"].iloc[0]
+    assert darken["level"] < 0.6 and darken["level_free_psnr"] > darken["psnr"]
+
+
+def test_pair_holdout_scores_only_held_out_pairs(tmp_path):
+    from rrgan.data.pairs import find_pair_sets
+    from rrgan.data.pipeline import held_out_pairs
+
+    make_pair_folder(tmp_path / "set", [f"p{i}" for i in range(20)], size=(12, 12))
+    held = {pair.name for pair in held_out_pairs(find_pair_sets(tmp_path / "set")[0], 0.3).pairs}
+    table = evaluate({}, [tmp_path / "set"], progress=False, pair_holdout=0.3)
+    assert held and set(table["image"]) == held

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -140,3 +142,75 @@ def test_perceptual_from_packaged_weights_needs_no_download(weights):
     assert _f(losses.perceptual_loss(features, target, target)) == pytest.approx(0.0, abs=1e-6)
     assert _f(losses.perceptual_loss(features, _image(32, 32, 1), target)) > 0.0
     assert not features.trainable_weights
+
+
+def _vgg19_npz(path, quantized_blocks=("block4", "block5")):
+    """A VGG19 weights file in the layout of ../shared/weights: float kernels, or uint8 ones with a
+    per-tensor min and scale (as TF.js publishes them)."""
+    import keras
+
+    vgg = keras.applications.VGG19(include_top=False, weights=None)
+    arrays = {}
+    for layer in vgg.layers:
+        if not isinstance(layer, keras.layers.Conv2D):
+            continue
+        kernel, bias = layer.get_weights()
+        bias = rng.normal(0, 0.1, bias.shape).astype("float32")
+        if layer.name.startswith(quantized_blocks):
+            low, scale = kernel.min(), (kernel.max() - kernel.min()) / 255
+            arrays[f"{layer.name}/kernel_uint8"] = np.round((kernel - low) / scale).astype(np.uint8)
+            arrays[f"{layer.name}/kernel_min"] = np.float32(low)
+            arrays[f"{layer.name}/kernel_scale"] = np.float32(scale)
+        else:
+            arrays[f"{layer.name}/kernel"] = kernel
+        arrays[f"{layer.name}/bias"] = bias
+    np.savez(path, **arrays)
+    return arrays
+
+
+def test_vgg19_weights_from_a_npz_named_by_the_environment(tmp_path, monkeypatch):
+    import keras
+
+    arrays = _vgg19_npz(tmp_path / "vgg19.npz")
+    monkeypatch.setenv(losses.VGG19_WEIGHTS_VARIABLE, str(tmp_path / "vgg19.npz"))
+    features = losses.build_perceptual_features("vgg19")
+    vgg = next(layer for layer in features.layers if isinstance(layer, keras.Model))
+    kernel, bias = vgg.get_layer("block1_conv2").get_weights()
+    np.testing.assert_array_equal(kernel, arrays["block1_conv2/kernel"])
+    np.testing.assert_array_equal(bias, arrays["block1_conv2/bias"])
+    dequantized = arrays["block5_conv2/kernel_uint8"] * arrays["block5_conv2/kernel_scale"] + arrays[
+        "block5_conv2/kernel_min"]
+    np.testing.assert_allclose(vgg.get_layer("block5_conv2").get_weights()[0], dequantized, rtol=1e-6, atol=1e-7)
+    target = _image(32, 32, 1)
+    assert _f(losses.perceptual_loss(features, target, target)) == pytest.approx(0.0, abs=1e-6)
+    assert _f(losses.perceptual_loss(features, _image(32, 32, 1), target)) > 0.0
+
+
+def test_vgg19_npz_missing_a_layer_is_named(tmp_path):
+    arrays = _vgg19_npz(tmp_path / "full.npz")
+    np.savez(tmp_path / "partial.npz", **{k: v for k, v in arrays.items() if not k.startswith("block3_conv4")})
+    with pytest.raises(RRGANError, match="block3_conv4"):
+        losses.build_perceptual_features(str(tmp_path / "partial.npz"))
+
+
+def test_imagenet_vgg19_of_shared_weights_loads_every_conv_layer():
+    """The file of ../shared/weights (the project's training copy of Keras's ImageNet VGG19) fills
+    all 16 conv layers; its float blocks exactly, its uint8 blocks within half a quantization step."""
+    import keras
+
+    path = Path(__file__).resolve().parents[1] / ".." / "shared" / "weights" / "vgg19_imagenet_conv.npz"
+    if not path.is_file():
+        pytest.skip("../shared/weights is not present")
+    vgg = keras.applications.VGG19(include_top=False, weights=None)
+    losses.load_vgg19_npz(vgg, path)
+    stored = np.load(path)
+    convs = [layer for layer in vgg.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len(convs) == 16
+    for layer in convs:
+        kernel, bias = layer.get_weights()
+        np.testing.assert_array_equal(bias, stored[f"{layer.name}/bias"])
+        if f"{layer.name}/kernel" in stored:
+            np.testing.assert_array_equal(kernel, stored[f"{layer.name}/kernel"])
+        else:
+            step = float(stored[f"{layer.name}/kernel_scale"])
+            assert np.abs(kernel - stored[f"{layer.name}/kernel_min"]).max() <= 255 * step + step / 2

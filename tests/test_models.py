@@ -17,6 +17,9 @@ from rrgan.models import (
 )
 
 TINY = preset("tiny").model
+TINY_NAFNET = dataclasses.replace(TINY, generator="nafnet", nafnet_encoder_blocks=(1, 1), nafnet_middle_blocks=1,
+                                  nafnet_decoder_blocks=(1, 2))
+GENERATOR_CONFIGS = {"unet": TINY, "nafnet": TINY_NAFNET}
 SIZES = [(2, 64, 64), (1, 67, 45)]
 
 
@@ -24,9 +27,10 @@ def _image(batch, height, width, seed=0):
     return np.random.default_rng(seed).uniform(0, 1, (batch, height, width, 3)).astype("float32")
 
 
+@pytest.mark.parametrize("generator", sorted(GENERATOR_CONFIGS))
 @pytest.mark.parametrize("batch, height, width", SIZES)
-def test_every_network_accepts_any_size(batch, height, width):
-    networks = build_networks(TINY)
+def test_every_network_accepts_any_size(batch, height, width, generator):
+    networks = build_networks(GENERATOR_CONFIGS[generator])
     image = _image(batch, height, width)
     outputs = networks.remove_reflection(image)
     assert outputs["transmission"].shape == (batch, height, width, 3)
@@ -41,9 +45,11 @@ def test_every_network_accepts_any_size(batch, height, width):
     assert scores["map"].shape == scores["score"].shape
 
 
-def test_untrained_generator_is_the_identity():
+@pytest.mark.parametrize("generator", sorted(GENERATOR_CONFIGS))
+def test_untrained_generator_is_the_identity(generator):
     image = _image(2, 40, 36)
-    outputs = build_generator(TINY)([image, np.zeros_like(image[..., :1]), np.full_like(image[..., :1], 0.5)])
+    guidance = [np.zeros_like(image[..., :1]), np.full_like(image[..., :1], 0.5)]
+    outputs = build_generator(GENERATOR_CONFIGS[generator])([image, *guidance])
     np.testing.assert_allclose(np.asarray(outputs["transmission"]), image, atol=1e-6)
     np.testing.assert_allclose(np.asarray(outputs["reflection"]), 0.0, atol=1e-6)
 
@@ -90,9 +96,13 @@ def test_attention_maps_are_probabilities_per_step():
     assert not np.allclose(maps[..., 0], maps[..., -1])  # the recurrence changes the map between steps
 
 
-@pytest.mark.parametrize("build", [build_edge_net, build_attention_net, build_generator, build_discriminator])
-def test_config_round_trip(build):
-    model = build(TINY)
+@pytest.mark.parametrize("build, config", [(build_edge_net, TINY), (build_attention_net, TINY),
+                                           (build_generator, TINY), (build_generator, TINY_NAFNET),
+                                           (build_discriminator, TINY)])
+def test_config_round_trip(build, config):
+    model = build(config)
+    rng = np.random.default_rng(8)  # weights off their start, so that a lost layer or weight shows
+    model.set_weights([w + rng.normal(0, 0.05, w.shape).astype(w.dtype) for w in model.get_weights()])
     clone = keras.Model.from_config(model.get_config())
     clone.set_weights(model.get_weights())
     inputs = [_image(1, 24, 20)] if model.name == "edge_net" else _image(1, 24, 20)
@@ -213,3 +223,21 @@ def test_conv_lstm_cell_keeps_memory():
     assert np.all(np.abs(np.asarray(h1)) < 1.0)
     assert not np.allclose(np.asarray(c2), np.asarray(c1))
     assert ConvLSTMCell.from_config(cell.get_config()).filters == 4
+
+
+def test_pixel_shuffle_is_depth_to_space():
+    import tensorflow as tf
+
+    from rrgan.layers import PixelShuffle
+
+    x = np.random.default_rng(10).normal(size=(2, 3, 5, 8)).astype("float32")
+    np.testing.assert_allclose(np.asarray(PixelShuffle(2)(x)), tf.nn.depth_to_space(x, 2).numpy())
+
+
+def test_nafnet_needs_a_block_count_per_level():
+    from rrgan.config import ConfigError
+
+    with pytest.raises(ConfigError, match="nafnet_encoder_blocks needs one block count per level"):
+        dataclasses.replace(TINY_NAFNET, nafnet_encoder_blocks=(1, 1, 1))
+    with pytest.raises(ConfigError, match="model.generator must be one of"):
+        dataclasses.replace(TINY, generator="resnet")

@@ -239,3 +239,39 @@ def test_photo_holdout_is_a_fixed_disjoint_share_by_name(tmp_path):
     assert any(not np.allclose(p["input"], p["target"]) for p in pairs)  # a reflection was blended in
     with pytest.raises(RRGANError, match="photo_holdout is 0"):
         holdout_pairs([folder], _config())
+
+
+def test_pair_holdout_keeps_its_pairs_out_of_training_and_in_validation(tmp_path):
+    """Held-out pairs never reach a training batch, neither as real pairs nor as photos for
+    synthesis; the validation subset holds exactly them."""
+    from rrgan.data.pipeline import held_out_pairs
+
+    names = [f"p{i:02d}" for i in range(24)]
+    for i, name in enumerate(names):  # each pair its own flat grey level, to know it in a crop
+        level = 20 + 9 * i
+        write_image(tmp_path / "pairs" / "input" / f"{name}.png", np.full((40, 40, 3), level + 4, np.uint8))
+        write_image(tmp_path / "pairs" / "target" / f"{name}.png", np.full((40, 40, 3), level, np.uint8))
+    pair_set = collect_sources([tmp_path / "pairs"]).pair_sets[0]
+    held = {pair.name for pair in held_out_pairs(pair_set, 0.3).pairs}
+    assert 2 <= len(held) <= 14
+    held_levels = {20 + 9 * names.index(name) for name in held}
+
+    def target_levels(real_fraction):
+        config = _config(real_fraction=real_fraction, pair_holdout=0.3, flip=False, synthesis=dataclasses.replace(
+            preset("tiny").data.synthesis, recipes=("ceilnet",), reflection_strength=(0.0, 0.0)))
+        batches = _batches(training_dataset([tmp_path / "pairs"], config, batch_size=8, seed=0), 6)
+        return {int(round(v)) for b in batches for v in b["target"][..., 0].mean(axis=(1, 2)) * 255}
+
+    seen = target_levels(1.0) | target_levels(0.0)
+    assert len(seen) >= 8 and not seen & held_levels
+    validated = {e["name"][0].decode() for e in evaluation_subset(tmp_path / "pairs", 50, 0.3).as_numpy_iterator()}
+    assert validated == held
+
+
+def test_clean_fraction_makes_pairs_without_reflection(photos):
+    config = _config(clean_fraction=0.5)
+    batches = _batches(training_dataset([], config, batch_size=8, seed=0, photos=[photos]), 6)
+    clean = np.concatenate([np.abs(b["input"] - b["target"]).max(axis=(1, 2, 3)) == 0 for b in batches])
+    assert 0.25 <= clean.mean() <= 0.75  # about half: input = target, untouched
+    reflections = np.concatenate([b["reflection"] for b in batches])
+    assert not reflections[clean].any() and reflections[~clean].any()

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import make_pair_folder
 
 from rrgan import losses
 from rrgan.cli import train_main
@@ -637,3 +638,31 @@ def test_wsd_schedule_holds_the_rate_then_decays_over_its_last_fraction(tmp_path
     assert rate_at(90) == pytest.approx(0.55 * start, rel=1e-4)
     assert rate_at(100) == pytest.approx(0.1 * start, rel=1e-4)
     assert rate_at(150) == pytest.approx(0.1 * start, rel=1e-4)
+
+
+def test_a_validation_set_that_is_trained_on_is_scored_on_its_held_out_pairs(tmp_path):
+    from rrgan.training.run import validation_sets
+
+    make_pair_folder(tmp_path / "train" / "real", [f"p{i:02d}" for i in range(30)], size=(12, 12))
+    make_pair_folder(tmp_path / "val", ["v0", "v1", "v2"], size=(12, 12))
+    config = preset("tiny").override(["data.pair_holdout=0.3"])
+    sets = validation_sets([str(tmp_path / "train" / "real"), str(tmp_path / "val")], [str(tmp_path / "train")],
+                           config)
+    assert list(sets) == ["real_holdout", "val"]
+    held = [e["name"][0].decode() for e in sets["real_holdout"].as_numpy_iterator()]
+    assert 0 < len(held) < 30 and [e["name"][0].decode() for e in sets["val"].as_numpy_iterator()] == [
+        "v0", "v1", "v2"]
+    with pytest.raises(RRGANError, match="is a training set"):
+        validation_sets([str(tmp_path / "train" / "real")], [str(tmp_path / "train")], preset("tiny"))
+
+
+def test_a_log_begun_with_fewer_columns_keeps_them_when_resumed(tmp_path):
+    from rrgan.files import append_csv
+
+    log = tmp_path / "validation.csv"
+    append_csv(log, ["step", "psnr"], [[1, 20.0]])
+    append_csv(log, ["step", "psnr", "level_free_psnr"], [[2, 21.0, 22.0]])
+    assert list(csv.DictReader(log.open())) == [{"step": "1", "psnr": "20.0"}, {"step": "2", "psnr": "21.0"}]
+    append_csv(tmp_path / "new.csv", ["step", "psnr", "level_free_psnr"], [[2, 21.0, 22.0]])
+    assert list(csv.DictReader((tmp_path / "new.csv").open())) == [
+        {"step": "2", "psnr": "21.0", "level_free_psnr": "22.0"}]

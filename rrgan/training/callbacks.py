@@ -198,8 +198,9 @@ class Validation(_Periodic):
                 for key, value in values.items():
                     tf.summary.scalar(f"{name}/{key}", value)
             tf.summary.scalar("mean_psnr_gain", gain)
-        lines = [f"  {name}: PSNR {s['psnr']:.2f} dB, SSIM {s['ssim']:.3f} (identity {s['identity_psnr']:.2f} dB / "
-                 f"{s['identity_ssim']:.3f})" for name, s in scores.items()]
+        lines = [f"  {name}: PSNR {s['psnr']:.2f} dB, SSIM {s['ssim']:.3f}, level-free {s['level_free_psnr']:.2f} dB "
+                 f"(identity {s['identity_psnr']:.2f} dB / {s['identity_ssim']:.3f} / "
+                 f"{s['identity_level_free_psnr']:.2f} dB)" for name, s in scores.items()]
         improved = rank > self.best_rank  # tracked on every worker, so that all of them stop together
         if improved:
             self.best_rank, self.best_step = rank, self.step
@@ -215,7 +216,7 @@ class Validation(_Periodic):
                   f"{self.step} (best: step {self.best_step}, {self.best_rank[1]:+.3f} dB)", flush=True)
 
 
-SCORE_NAMES = ("psnr", "ssim", "identity_psnr", "identity_ssim")
+SCORE_NAMES = ("psnr", "ssim", "identity_psnr", "identity_ssim", "level_free_psnr", "identity_level_free_psnr")
 BEST_FILE = "best.json"
 
 
