@@ -13,17 +13,21 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import gradio as gr
-import numpy as np
+from rrgan.startup import quiet_start, verbose_requested
 
-from rrgan import EXAMPLE_PHOTO
-from rrgan.data.images import DEFAULT_MAX_PIXELS, READABLE, decode_bytes
-from rrgan.errors import RRGANError
-from rrgan.export import OVERLAP, TILE
-from rrgan.inference import ModelFunction, load_model, output_names, remove_reflections
-from rrgan.tiling import check_tiles
-from rrgan.visualize import brighten, overlay, save_image
+quiet_start(verbose_requested())  # before TensorFlow's import below, also when this file is a Space's app.py
+
+import cv2  # noqa: E402
+import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+
+from rrgan import EXAMPLE_PHOTO  # noqa: E402
+from rrgan.data.images import DEFAULT_MAX_PIXELS, READABLE, decode_bytes  # noqa: E402
+from rrgan.errors import RRGANError  # noqa: E402
+from rrgan.export import OVERLAP, TILE  # noqa: E402
+from rrgan.inference import ModelFunction, load_model, output_names, remove_reflections  # noqa: E402
+from rrgan.tiling import check_tiles  # noqa: E402
+from rrgan.visualize import brighten, overlay, save_image  # noqa: E402
 
 PREVIEW_SIDE = 1600  # pixels on the long side of what the page shows; downloads are full size
 
