@@ -13,6 +13,7 @@ from pathlib import Path
 from rrgan import EXAMPLE_PHOTO
 from rrgan.errors import RRGANError, Stopped
 from rrgan.startup import quiet_start, verbose_requested
+from rrgan.working_size import WORKING_PIXELS
 
 
 def _friendly(prog: str):
@@ -278,7 +279,8 @@ def _method(args):
     model = load_model(args.model, args.precision)
     if args.tta > 1:
         model = with_tta(model, args.tta)
-    return lambda image: remove_reflections(model, image, tile=args.tile, overlap=args.overlap)
+    return lambda image: remove_reflections(model, image, tile=args.tile, overlap=args.overlap,
+                                            working_pixels=_working_pixels(args))
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -287,6 +289,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     _add_precision(parser, "auto")
     parser.add_argument("--tile", type=int, default=512, help="tile size for large photos (default: 512)")
     parser.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (default: 64)")
+    _add_working_size(parser, WORKING_PIXELS / 1e6)
     _add_size_limit(parser)
     _add_verbose(parser)
 
@@ -313,6 +316,17 @@ def _add_size_limit(parser: argparse.ArgumentParser,
 
 def _max_pixels(args) -> int:
     return int(args.max_megapixels * 1e6)
+
+
+def _add_working_size(parser: argparse.ArgumentParser, default: float) -> None:
+    parser.add_argument("--working-megapixels", type=float, default=default, metavar="MP",
+                        help="run the model on larger photos downscaled to this size, then add its correction to "
+                             "the full-size photo (fine detail is kept; a 24 MP photo costs about what 1 MP does); "
+                             f"0: the model at full size, in tiles (default: {default:g})")
+
+
+def _working_pixels(args) -> int:
+    return int(args.working_megapixels * 1e6)
 
 
 @_friendly("rrgan-remove")
@@ -379,7 +393,8 @@ def demo_main(argv=None) -> int:
             raise
         raise RRGANError('the web page needs Gradio: pip install "rrgan[demo]"') from None
 
-    remover = demo.Remover(args.model, args.precision, args.tile, args.overlap, _max_pixels(args))
+    remover = demo.Remover(args.model, args.precision, args.tile, args.overlap, _max_pixels(args),
+                           _working_pixels(args))
     remover.model()  # a wrong --model stops here, not at the first photo
     try:
         demo.build_app(remover).launch(server_name=args.host, server_port=args.port, share=args.share)
@@ -464,6 +479,7 @@ def export_main(argv=None) -> int:
                             "before decoding (remove_encoded) or by its shape (serving_default)")
     parser.add_argument("--max-batch", type=int, default=16,
                         help="the SavedModel refuses a request with more images than this (default: 16)")
+    _add_working_size(parser, 0)
     _add_verbose(parser)
     args = parser.parse_args(argv)
 
@@ -477,5 +493,6 @@ def export_main(argv=None) -> int:
         config = Config.load(Path(args.workdir or pretrained_folder()) / "config.json")
         print(save_weights(networks, config, args.weights))
     else:
-        print(export_bundle(networks, args.output, args.name, args.version, limits=limits))
+        print(export_bundle(networks, args.output, args.name, args.version, limits=limits,
+                            working_pixels=_working_pixels(args)))
     return 0
