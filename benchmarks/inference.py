@@ -1,14 +1,15 @@
 """Inference speed and memory of the exported SavedModel's serving signature: presets and the shipped model.
 
     python benchmarks/inference.py [--models tiny cpu shipped] [--repeats 3] [--untiled]
-                                   [--precision float32|mixed_bfloat16|auto]
+                                   [--precision float32|mixed_bfloat16|auto] [--working-megapixels MP]
 
 For each model: exports a bundle (presets with random weights: speed does not depend on them;
 ``shipped``: the weights in rrgan/pretrained), then, each case in a fresh process so that peak RSS
 is its own, calls the loaded ``serving_default`` signature on one photo (which tiles inside the
 graph, 512-pixel tiles) and prints milliseconds per megapixel (median of --repeats calls after a
 warm-up; one call for 24 MP) and the process's peak RSS. ``--untiled`` exports without in-graph
-tiling, to compare memory with the whole photo in one pass.
+tiling, to compare memory with the whole photo in one pass. ``--working-megapixels`` exports with a
+working size (``rrgan.working_size``): the model at that size, its correction applied at full size.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import subprocess
 import sys
 import tempfile
 
-CASES = [("512x512", 512, 512), ("1024x1024", 1024, 1024), ("24 MP (6000x4000)", 4000, 6000)]
+CASES = [("512x512", 512, 512), ("1 MP (1224x816)", 816, 1224), ("4 MP (2448x1632)", 1632, 2448),
+         ("24 MP (6000x4000)", 4000, 6000)]
 
 
 def measure(model_path: str, height: int, width: int, repeats: int) -> dict:
@@ -64,6 +66,8 @@ def main() -> None:
     parser.add_argument("--untiled", action="store_true", help="export without in-graph tiling")
     parser.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16", "auto"),
                         help="compute dtype of the exported networks (default: float32)")
+    parser.add_argument("--working-megapixels", type=float, default=0.0,
+                        help="export with this working size (default: 0, the model at full size)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -76,9 +80,11 @@ def main() -> None:
     tile = 100_000 if args.untiled else TILE
     with tempfile.TemporaryDirectory() as root:
         for name in args.models:
-            path = export_bundle(_networks(name, args.precision), root, name, tile=tile)
+            working_pixels = int(args.working_megapixels * 1e6)
+            path = export_bundle(_networks(name, args.precision), root, name, tile=tile, working_pixels=working_pixels)
             print(f"[{name}] serving_default, {args.precision}, "
-                  f"{'no tiling' if args.untiled else f'{tile}-pixel tiles in the graph'}")
+                  f"{'no tiling' if args.untiled else f'{tile}-pixel tiles in the graph'}, "
+                  f"{f'working size {args.working_megapixels:g} MP' if working_pixels else 'full size'}")
             for label, height, width in CASES:
                 child = subprocess.run([sys.executable, __file__, "--child", str(path), str(height), str(width),
                                         str(args.repeats)], capture_output=True, text=True)

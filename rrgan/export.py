@@ -142,8 +142,13 @@ class ServingBundle(tf.Module):
         outputs = self.networks.remove_reflection(tf.cast(images, tf.float32) / 255.0)
         return tf.concat([outputs[key] for key in _BLENDED_CHANNELS], axis=-1)
 
-    def _tiled(self, images):
+    def _blended(self, images):
+        """``images`` through the nets in tiles: float32, the transmission in [0, 1], the attention, the edges."""
         return blend_tiles(self._remove_tile, images, sum(_BLENDED_CHANNELS.values()), self.tile, self.overlap)
+
+    def _full_size(self, images):
+        blended = self._blended(images)
+        return quantize(blended[..., :3]), blended[..., 3:]
 
     def _serve(self, images):
         shape = tf.shape(images, out_type=tf.int64)
@@ -153,16 +158,16 @@ class ServingBundle(tf.Module):
             images = tf.identity(images)
         if self.working_pixels:
             size = working_shape(shape[1], shape[2], self.working_pixels)
-            blended = tf.cond(tf.reduce_all(size == tf.cast(shape[1:3], tf.int32)), lambda: self._tiled(images),
-                              lambda: at_working_size(self._tiled, images, size))
+            transmission, maps = tf.cond(tf.reduce_all(size == tf.cast(shape[1:3], tf.int32)),
+                                         lambda: self._full_size(images),
+                                         lambda: at_working_size(self._blended, images, size))
         else:
-            blended = self._tiled(images)
-        outputs = dict(zip(_BLENDED_CHANNELS, tf.split(blended, list(_BLENDED_CHANNELS.values()), axis=-1)))
-        transmission = quantize(outputs["transmission"])
+            transmission, maps = self._full_size(images)
+        attention, edge = tf.split(maps, 2, axis=-1)
         # I - T of the transmission given back, clipped as a photo of it would be (rrgan.inference.reflection_layer)
         reflection = tf.clip_by_value(tf.cast(images, tf.int16) - tf.cast(transmission, tf.int16), 0, 255)
         return {"transmission": transmission, "reflection": tf.cast(reflection, tf.uint8),
-                "attention": outputs["attention"], "edge": outputs["edge"]}
+                "attention": attention, "edge": edge}
 
     def _serve_encoded(self, images):
         def one(encoded):

@@ -3,8 +3,9 @@
 added to the full-size photo there, so the photo keeps its own fine detail.
 
 A reflection is a smooth, out-of-focus layer: its correction needs no more pixels than the model
-was trained on, and a 24 MP photo then costs about what a 1 MP one does. In TensorFlow ops, used in
-the graph of an export (``rrgan.export``) and eagerly by the Python path (``rrgan.inference``).
+was trained on, and a 24 MP photo then costs about what a 1 MP one does. The full-size work is done
+in bands of rows, so its memory is that of the outputs, not of float copies of the photo. In
+TensorFlow ops, used in the graph of an export (``rrgan.export``) and eagerly by ``rrgan.inference``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import tensorflow as tf
 from rrgan.errors import RRGANError
 
 WORKING_PIXELS = 1_000_000  # the default of rrgan-remove, rrgan-eval and rrgan-demo; 0: full size
+BAND = 256  # rows of the full-size photo upsampled and corrected at a time
 
 
 def check_working_pixels(working_pixels: int) -> None:
@@ -33,14 +35,45 @@ def working_shape(height, width, working_pixels: int) -> tf.Tensor:
     return tf.cast(tf.maximum(tf.floor(size * scale), 1.0), tf.int32)
 
 
-def at_working_size(run: Callable[[tf.Tensor], tf.Tensor], images: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
+def at_working_size(run: Callable[[tf.Tensor], tf.Tensor], images: tf.Tensor,
+                    size: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """``run`` (uint8 [N, h, w, 3] -> float32 [N, h, w, C]: the transmission in [0, 1] in its first three
-    channels, maps after) on ``images`` (uint8 [N, H, W, 3]) downscaled to ``size`` with antialiasing;
-    returns float32 [N, H, W, C]: the full-size images plus the transmission's upsampled correction
-    (unclipped), and the other channels upsampled (bilinear)."""
-    full_size = tf.shape(images)[1:3]
+    channels, maps after) on ``images`` (uint8 [N, H, W, 3]) downscaled to ``size`` with antialiasing.
+    Returns the full-size images plus the transmission's upsampled correction, uint8 [N, H, W, 3], and
+    the maps upsampled, float32 [N, H, W, C - 3] (bilinear, half-pixel centres, as ``tf.image.resize``)."""
+    shape = tf.shape(images)
+    batch, height, width = shape[0], shape[1], shape[2]
     small = tf.cast(tf.round(tf.clip_by_value(tf.image.resize(images, size, antialias=True), 0, 255)), tf.uint8)
     outputs = run(small)
-    correction = outputs[..., :3] - tf.cast(small, tf.float32) / 255.0
-    upsampled = tf.image.resize(tf.concat([correction, outputs[..., 3:]], axis=-1), full_size)
-    return tf.concat([tf.cast(images, tf.float32) / 255.0 + upsampled[..., :3], upsampled[..., 3:]], axis=-1)
+    changes = tf.concat([outputs[..., :3] - tf.cast(small, tf.float32) / 255.0, outputs[..., 3:]], axis=-1)
+    # The images' rows one after another, so that bands of rows make the outputs without a transpose.
+    changes = tf.reshape(changes, tf.concat([[-1], tf.shape(changes)[2:]], axis=0))  # [N * h, w, C]
+    rows = tf.reshape(images, [-1, width, 3])  # [N * H, W, 3]
+
+    def band(first):
+        """Rows ``first`` to ``first + BAND`` of the flattened full-size outputs."""
+        count = tf.minimum(BAND, batch * height - first)
+        row = tf.range(first, first + count)
+        image, y = row // height, row % height
+        source = tf.maximum((tf.cast(y, tf.float32) + 0.5) * tf.cast(size[0] / height, tf.float32) - 0.5, 0.0)
+        lower = tf.cast(tf.floor(source), tf.int32)
+        fraction = (source - tf.floor(source))[:, None, None]
+        upper = image * size[0] + tf.minimum(lower + 1, size[0] - 1)
+        lower = image * size[0] + lower
+        resampled = tf.gather(changes, lower) * (1.0 - fraction) + tf.gather(changes, upper) * fraction
+        upsampled = tf.image.resize(resampled[None], tf.stack([count, width]))[0]  # columns only
+        corrected = tf.cast(rows[first:first + count], tf.float32) / 255.0 + upsampled[..., :3]
+        return tf.cast(tf.round(tf.clip_by_value(corrected, 0.0, 1.0) * 255.0), tf.uint8), upsampled[..., 3:]
+
+    bands = (batch * height + BAND - 1) // BAND
+    transmission = tf.TensorArray(tf.uint8, size=bands, infer_shape=False)
+    maps = tf.TensorArray(tf.float32, size=bands, infer_shape=False)
+
+    def body(index, transmission, maps):
+        corrected, upsampled = band(index * BAND)
+        return index + 1, transmission.write(index, corrected), maps.write(index, upsampled)
+
+    _, transmission, maps = tf.while_loop(lambda index, *_: index < bands, body, [0, transmission, maps],
+                                          parallel_iterations=1)
+    return (tf.reshape(transmission.concat(), [batch, height, width, 3]),
+            tf.reshape(maps.concat(), tf.stack([batch, height, width, tf.shape(changes)[-1] - 3])))

@@ -330,3 +330,25 @@ def test_remove_cli_working_megapixels(tmp_path, capsys):
     assert remove_main([str(tmp_path / "photo.png"), "-o", str(tmp_path / "bad"), "--model", str(weights),
                         "--working-megapixels", "-1"]) == 1  # the photo is skipped, named with the reason
     assert "working size must be positive" in capsys.readouterr().err
+
+
+def test_working_size_bands_are_one_resize(monkeypatch):
+    """The full-size work goes in bands of rows (here 7, across a batch of 2): the same as one
+    bilinear resize of the correction and the maps, added to the full-size images."""
+    from rrgan.working_size import at_working_size
+
+    monkeypatch.setattr("rrgan.working_size.BAND", 7)
+    images = tf.constant(np.stack([random_image(20, 50, 40), random_image(21, 50, 40)]))
+
+    def run(small):  # a transmission at 0.8 of the input, and two maps of it
+        values = tf.cast(small, tf.float32) / 255.0
+        return tf.concat([values * 0.8, values[..., :2]], axis=-1)
+
+    transmission, maps = at_working_size(run, images, tf.constant([13, 10]))
+    small = tf.cast(tf.round(tf.clip_by_value(tf.image.resize(images, [13, 10], antialias=True), 0, 255)), tf.uint8)
+    values = tf.cast(small, tf.float32) / 255.0
+    expected = tf.image.resize(tf.concat([values * 0.8 - values, values[..., :2]], axis=-1), [50, 40])
+    expected_transmission = np.round(np.clip(images.numpy() / 255.0 + expected[..., :3].numpy(), 0, 1) * 255)
+    assert transmission.shape == (2, 50, 40, 3) and transmission.dtype == tf.uint8
+    assert np.abs(transmission.numpy().astype(int) - expected_transmission).max() <= 1
+    np.testing.assert_allclose(maps.numpy(), expected[..., 3:].numpy(), atol=1e-5)
