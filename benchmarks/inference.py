@@ -7,7 +7,7 @@ For each model: exports a bundle (presets with random weights: speed does not de
 ``shipped``: the weights in rrgan/pretrained), then, each case in a fresh process so that peak RSS
 is its own, calls the loaded ``serving_default`` signature on one photo (which tiles inside the
 graph, 512-pixel tiles) and prints milliseconds per megapixel (median of --repeats calls after a
-warm-up; one call for 24 MP) and the process's peak RSS. ``--untiled`` exports without in-graph
+warm-up; one call for 24 MP at full size) and the process's peak RSS. ``--untiled`` exports without in-graph
 tiling, to compare memory with the whole photo in one pass. ``--working-megapixels`` exports with a
 working size (``rrgan.working_size``): the model at that size, its correction applied at full size.
 """
@@ -38,7 +38,7 @@ def measure(model_path: str, height: int, width: int, repeats: int) -> dict:
     image = tf.constant(np.random.default_rng(0).integers(0, 256, (1, height, width, 3), dtype=np.uint8))
     signature(images=image[:, :64, :64])  # trace and load outside the timing
     times = []
-    for _ in range(repeats if height * width < 10_000_000 else 1):
+    for _ in range(repeats):
         start = time.perf_counter()
         signature(images=image)["transmission"].numpy()
         times.append(time.perf_counter() - start)
@@ -86,8 +86,9 @@ def main() -> None:
                   f"{'no tiling' if args.untiled else f'{tile}-pixel tiles in the graph'}, "
                   f"{f'working size {args.working_megapixels:g} MP' if working_pixels else 'full size'}")
             for label, height, width in CASES:
+                repeats = 1 if height * width > 10_000_000 and not working_pixels else args.repeats
                 child = subprocess.run([sys.executable, __file__, "--child", str(path), str(height), str(width),
-                                        str(args.repeats)], capture_output=True, text=True)
+                                        str(repeats)], capture_output=True, text=True)
                 if child.returncode:
                     reason = (child.stderr.strip().splitlines() or [f"exit status {child.returncode}"])[-1]
                     print(f"  {label:18s} failed: {reason}")

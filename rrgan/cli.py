@@ -10,10 +10,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from rrgan import EXAMPLE_PHOTO
+from rrgan import EXAMPLE_PHOTO, WORKING_PIXELS
 from rrgan.errors import RRGANError, Stopped
 from rrgan.startup import quiet_start, verbose_requested
-from rrgan.working_size import WORKING_PIXELS
 
 
 def _friendly(prog: str):

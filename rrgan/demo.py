@@ -22,14 +22,14 @@ import cv2  # noqa: E402
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
-from rrgan import EXAMPLE_PHOTO  # noqa: E402
+from rrgan import EXAMPLE_PHOTO, WORKING_PIXELS  # noqa: E402
 from rrgan.data.images import DEFAULT_MAX_PIXELS, READABLE, decode_bytes  # noqa: E402
 from rrgan.errors import RRGANError  # noqa: E402
 from rrgan.export import OVERLAP, TILE  # noqa: E402
 from rrgan.inference import ModelFunction, load_model, output_names, remove_reflections  # noqa: E402
 from rrgan.tiling import check_tiles  # noqa: E402
 from rrgan.visualize import brighten, overlay, save_image  # noqa: E402
-from rrgan.working_size import WORKING_PIXELS, check_working_pixels  # noqa: E402
+from rrgan.working_size import check_working_pixels  # noqa: E402
 
 PREVIEW_SIDE = 1600  # pixels on the long side of what the page shows; downloads are full size
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from rrgan import checkpoints
+from rrgan import WORKING_PIXELS, checkpoints
 from rrgan.config import Config
 from rrgan.data.images import WRITABLE_SUFFIXES
 from rrgan.errors import RRGANError
@@ -24,7 +24,7 @@ from rrgan.export import OVERLAP, SERVING_SIGNATURE, TILE, WEIGHT_FILES, Serving
 from rrgan.layers import dtype_policy
 from rrgan.models import Networks, build_generator, build_networks
 from rrgan.tiling import check_tiles, tile_grid, tile_weights
-from rrgan.working_size import WORKING_PIXELS, at_working_size, check_working_pixels, working_shape
+from rrgan.working_size import at_working_size, check_working_pixels, working_shape
 
 PRETRAINED = Path(__file__).parent / "pretrained"
 

@@ -16,7 +16,6 @@ import tensorflow as tf
 
 from rrgan.errors import RRGANError
 
-WORKING_PIXELS = 1_000_000  # the default of rrgan-remove, rrgan-eval and rrgan-demo; 0: full size
 BAND = 256  # rows of the full-size photo upsampled and corrected at a time
 
 

@@ -51,3 +51,10 @@ def test_dropped_stderr_comes_back_when_the_start_fails(capfd):
         os.write(2, b"E0000 why it failed\n")
         raise RuntimeError("import failed")
     assert "why it failed" in capfd.readouterr().err
+
+
+def test_console_scripts_import_no_tensorflow_before_their_quiet_start():
+    """What cli.py imports at the top must not load TensorFlow: it would print its start-up lines
+    before quiet_start, and make --help take seconds."""
+    check = "import sys, rrgan.cli, rrgan.startup; assert 'tensorflow' not in sys.modules, 'imported'"
+    assert subprocess.run([sys.executable, "-c", check], capture_output=True, text=True).returncode == 0
