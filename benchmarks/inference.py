@@ -7,9 +7,11 @@ For each model: exports a bundle (presets with random weights: speed does not de
 ``shipped``: the weights in rrgan/pretrained), then, each case in a fresh process so that peak RSS
 is its own, calls the loaded ``serving_default`` signature on one photo (which tiles inside the
 graph, 512-pixel tiles) and prints milliseconds per megapixel (median of --repeats calls after a
-warm-up; one call for 24 MP at full size) and the process's peak RSS. ``--untiled`` exports without in-graph
-tiling, to compare memory with the whole photo in one pass. ``--working-megapixels`` exports with a
-working size (``rrgan.working_size``): the model at that size, its correction applied at full size.
+warm-up; one call for 24 MP at full size), of wall time and of the process's CPU time over all its
+threads (steadier than wall time on a shared machine), and the process's peak RSS. ``--untiled``
+exports without in-graph tiling, to compare memory with the whole photo in one pass.
+``--working-megapixels`` exports with a working size (``rrgan.working_size``): the model at that
+size, its correction applied at full size.
 """
 
 from __future__ import annotations
@@ -37,13 +39,15 @@ def measure(model_path: str, height: int, width: int, repeats: int) -> dict:
     signature = tf.saved_model.load(model_path).signatures["serving_default"]
     image = tf.constant(np.random.default_rng(0).integers(0, 256, (1, height, width, 3), dtype=np.uint8))
     signature(images=image[:, :64, :64])  # trace and load outside the timing
-    times = []
+    times, cpu_times = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         signature(images=image)["transmission"].numpy()
         times.append(time.perf_counter() - start)
-    return {"ms_per_megapixel": 1000 * statistics.median(times) / (height * width / 1e6),
-            "peak_rss_gib": peak_rss_gib()}
+        cpu_times.append(time.process_time() - cpu_start)
+    megapixels = height * width / 1e6
+    return {"ms_per_megapixel": 1000 * statistics.median(times) / megapixels,
+            "cpu_ms_per_megapixel": 1000 * statistics.median(cpu_times) / megapixels, "peak_rss_gib": peak_rss_gib()}
 
 
 def _networks(name: str, precision: str):
@@ -95,6 +99,7 @@ def main() -> None:
                     continue
                 result = json.loads(child.stdout.strip().splitlines()[-1])
                 print(f"  {label:18s} {result['ms_per_megapixel']:9.0f} ms/MP   "
+                      f"{result.get('cpu_ms_per_megapixel', float('nan')):9.0f} CPU ms/MP   "
                       f"peak RSS {result['peak_rss_gib']:.2f} GiB", flush=True)
 
 
