@@ -1,19 +1,18 @@
 """Console scripts. Each parses its arguments, calls the package, and turns a user's mistake
-(RRGANError) into one line on stderr and exit status 2, never a traceback."""
+(RRGANError) into one line on stderr and exit status 2, never a traceback. Each starts quietly,
+without TensorFlow's start-up lines (``rrgan.startup``; --verbose or RRGAN_VERBOSE=1 shows them)."""
 
 from __future__ import annotations
 
 import argparse
 import functools
-import os
 import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from rrgan import EXAMPLE_PHOTO  # noqa: E402
-from rrgan.errors import RRGANError, Stopped  # noqa: E402
+from rrgan import EXAMPLE_PHOTO, WORKING_PIXELS
+from rrgan.errors import RRGANError, Stopped
+from rrgan.startup import quiet_start, verbose_requested
 
 
 def _friendly(prog: str):
@@ -23,6 +22,7 @@ def _friendly(prog: str):
         @functools.wraps(main)
         def run(argv=None) -> int:
             try:
+                quiet_start(verbose_requested(argv))
                 return main(argv)
             except RRGANError as err:
                 print(f"{prog}: error: {err}", file=sys.stderr)
@@ -35,6 +35,12 @@ def _friendly(prog: str):
                 return 130
         return run
     return wrap
+
+
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    """Read before parsing, by ``_friendly``; declared so that parsers accept it and --help lists it."""
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up and info lines (also: RRGAN_VERBOSE=1)")
 
 
 def _config_from_args(args):
@@ -181,6 +187,8 @@ def data_main(argv=None) -> int:
     default.add_argument("--size", type=int, default=192)
     default.add_argument("--seed", type=int, default=0)
     default.set_defaults(run=_default)
+    for command in commands.choices.values():
+        _add_verbose(command)
 
     args = parser.parse_args(argv)
     return args.run(args)
@@ -207,6 +215,7 @@ def train_main(argv=None) -> int:
                         help="start a new run from trained networks: a work dir or weights folder, or nothing "
                              "for the shipped weights (fine-tuning; the model section comes from WEIGHTS)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_verbose(parser)
     parser.add_argument("--preset", help="named config (default: tiny, or the work dir's saved config)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.batch_size=8 (repeatable)")
@@ -269,7 +278,8 @@ def _method(args):
     model = load_model(args.model, args.precision)
     if args.tta > 1:
         model = with_tta(model, args.tta)
-    return lambda image: remove_reflections(model, image, tile=args.tile, overlap=args.overlap)
+    return lambda image: remove_reflections(model, image, tile=args.tile, overlap=args.overlap,
+                                            working_pixels=_working_pixels(args))
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -278,7 +288,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     _add_precision(parser, "auto")
     parser.add_argument("--tile", type=int, default=512, help="tile size for large photos (default: 512)")
     parser.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels (default: 64)")
+    _add_working_size(parser, WORKING_PIXELS / 1e6)
     _add_size_limit(parser)
+    _add_verbose(parser)
 
 
 def _add_method_arguments(parser: argparse.ArgumentParser) -> None:
@@ -303,6 +315,17 @@ def _add_size_limit(parser: argparse.ArgumentParser,
 
 def _max_pixels(args) -> int:
     return int(args.max_megapixels * 1e6)
+
+
+def _add_working_size(parser: argparse.ArgumentParser, default: float) -> None:
+    parser.add_argument("--working-megapixels", type=float, default=default, metavar="MP",
+                        help="run the model on larger photos downscaled to this size, then add its correction to "
+                             "the full-size photo (fine detail is kept; a 24 MP photo costs about what 1 MP does); "
+                             f"0: the model at full size, in tiles (default: {default:g})")
+
+
+def _working_pixels(args) -> int:
+    return int(args.working_megapixels * 1e6)
 
 
 @_friendly("rrgan-remove")
@@ -369,7 +392,8 @@ def demo_main(argv=None) -> int:
             raise
         raise RRGANError('the web page needs Gradio: pip install "rrgan[demo]"') from None
 
-    remover = demo.Remover(args.model, args.precision, args.tile, args.overlap, _max_pixels(args))
+    remover = demo.Remover(args.model, args.precision, args.tile, args.overlap, _max_pixels(args),
+                           _working_pixels(args))
     remover.model()  # a wrong --model stops here, not at the first photo
     try:
         demo.build_app(remover).launch(server_name=args.host, server_port=args.port, share=args.share)
@@ -460,6 +484,8 @@ def export_main(argv=None) -> int:
                             "before decoding (remove_encoded) or by its shape (serving_default)")
     parser.add_argument("--max-batch", type=int, default=16,
                         help="the SavedModel refuses a request with more images than this (default: 16)")
+    _add_working_size(parser, 0)
+    _add_verbose(parser)
     args = parser.parse_args(argv)
 
     from rrgan.config import Config
@@ -472,5 +498,6 @@ def export_main(argv=None) -> int:
         config = Config.load(Path(args.workdir or pretrained_folder()) / "config.json")
         print(save_weights(networks, config, args.weights))
     else:
-        print(export_bundle(networks, args.output, args.name, args.version, limits=limits))
+        print(export_bundle(networks, args.output, args.name, args.version, limits=limits,
+                            working_pixels=_working_pixels(args)))
     return 0

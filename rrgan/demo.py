@@ -2,8 +2,9 @@
 
 ``rrgan-demo`` serves it on this machine; the module-level ``app`` lets this file run as a Hugging
 Face Space's ``app.py`` as it is. Building the page loads no model (the first photo does), so the
-page is up in seconds. Photos are read by rrgan's own reader and go through the same tiles as in
-``rrgan-remove``, so a download is the file ``rrgan-remove`` writes for that photo.
+page is up in seconds. Photos are read by rrgan's own reader and go through the model as in
+``rrgan-remove`` (the same working size and tiles), so a download is the file ``rrgan-remove``
+writes for that photo.
 """
 
 from __future__ import annotations
@@ -13,17 +14,22 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import gradio as gr
-import numpy as np
+from rrgan.startup import quiet_start, verbose_requested
 
-from rrgan import EXAMPLE_PHOTO
-from rrgan.data.images import DEFAULT_MAX_PIXELS, READABLE, decode_bytes
-from rrgan.errors import RRGANError
-from rrgan.export import OVERLAP, TILE
-from rrgan.inference import ModelFunction, load_model, output_names, remove_reflections
-from rrgan.tiling import check_tiles
-from rrgan.visualize import brighten, overlay, save_image
+quiet_start(verbose_requested())  # before TensorFlow's import below, also when this file is a Space's app.py
+
+import cv2  # noqa: E402
+import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+
+from rrgan import EXAMPLE_PHOTO, WORKING_PIXELS  # noqa: E402
+from rrgan.data.images import DEFAULT_MAX_PIXELS, READABLE, decode_bytes  # noqa: E402
+from rrgan.errors import RRGANError  # noqa: E402
+from rrgan.export import OVERLAP, TILE  # noqa: E402
+from rrgan.inference import ModelFunction, load_model, output_names, remove_reflections  # noqa: E402
+from rrgan.tiling import check_tiles  # noqa: E402
+from rrgan.visualize import brighten, overlay, save_image  # noqa: E402
+from rrgan.working_size import check_working_pixels  # noqa: E402
 
 PREVIEW_SIDE = 1600  # pixels on the long side of what the page shows; downloads are full size
 
@@ -33,10 +39,11 @@ class Remover:
     used by one photo at a time (Gradio's queue), so memory stays that of one photo's tiles."""
 
     def __init__(self, model: str | Path | None = None, precision: str = "auto", tile: int = TILE,
-                 overlap: int = OVERLAP, max_pixels: int = DEFAULT_MAX_PIXELS):
+                 overlap: int = OVERLAP, max_pixels: int = DEFAULT_MAX_PIXELS, working_pixels: int = WORKING_PIXELS):
         check_tiles(tile, overlap)  # a wrong --tile stops rrgan-demo at the start, not at the first photo
+        check_working_pixels(working_pixels)
         self.model_path, self.precision = model, precision
-        self.tile, self.overlap, self.max_pixels = tile, overlap, max_pixels
+        self.tile, self.overlap, self.max_pixels, self.working_pixels = tile, overlap, max_pixels, working_pixels
         self._model: ModelFunction | None = None
         self._lock = threading.Lock()
         self._downloads = tempfile.TemporaryDirectory(prefix="rrgan-demo-")  # removed when the server stops
@@ -81,7 +88,8 @@ def remove_photo(remover: Remover, path: str | Path, name: str, progress=None) -
     """One uploaded photo through the model; an unreadable or oversized file is an RRGANError naming it.
     ``progress(done, total)`` is told of each tile."""
     photo = decode_bytes(Path(path).read_bytes(), name, remover.max_pixels)
-    outputs = remove_reflections(remover.model(), photo, remover.tile, remover.overlap, progress)
+    outputs = remove_reflections(remover.model(), photo, remover.tile, remover.overlap, progress,
+                                 remover.working_pixels)
     download = save_image(remover.download_path(name), outputs["transmission"])
     small_photo = preview(photo)
     return Result(name=name, photo=small_photo, clean=preview(outputs["transmission"]),
@@ -130,8 +138,10 @@ def build_app(remover: Remover | None = None) -> gr.Blocks:
         return _shown(results[index])
 
     with gr.Blocks(title="rrgan: remove reflections", analytics_enabled=False, delete_cache=(3600, 3600)) as page:
+        large = (f"the model sees large ones at {remover.working_pixels / 1e6:g} megapixels and its correction is "
+                 "applied at full size" if remover.working_pixels else "large ones go through the model in tiles")
         gr.Markdown("## rrgan: remove reflections from photos taken through glass\n"
-                    f"Add one or more photos ({READABLE}; any size: large ones go through the model in tiles). "
+                    f"Add one or more photos ({READABLE}; any size: {large}). "
                     "Each comes back full size, in its own format, below the photos.")
         results = gr.State([])
         # Made before the layout (render=False) so that the example, which fills them, can sit beside the upload.

@@ -10,7 +10,9 @@ Signatures:
         bytes in (as TF Serving's REST API receives base64), PNG bytes out.
     limits() -> max_pixels, max_batch (int64 scalars): the export's ``ServingLimits``.
 Both run a photo larger than ``tile`` pixels in overlapping tiles inside the graph (``rrgan.tiling``),
-so a phone photo posted to TF Serving takes the memory of one tile, not of the whole photo. Both
+so a phone photo posted to TF Serving takes the memory of one tile, not of the whole photo. An export
+with a working size (``rrgan-export --working-megapixels``; none by default, as before) runs the
+model on larger photos downscaled to it and applies its correction at full size (``rrgan.working_size``). Both
 refuse a request over the limits with InvalidArgumentError (TF Serving's 400), ``remove_encoded``
 by every image's header before it decodes any (``rrgan.headers``).
 """
@@ -32,6 +34,7 @@ from rrgan.headers import FORMATS, encoded_size
 from rrgan.metrics import quantize
 from rrgan.models import Networks
 from rrgan.tiling import blend_tiles, check_tiles
+from rrgan.working_size import at_working_size, check_working_pixels, working_shape
 
 SERVING_SIGNATURE = "serving_default"
 ENCODED_SIGNATURE = "remove_encoded"
@@ -113,10 +116,12 @@ class ServingBundle(tf.Module):
     """
 
     def __init__(self, networks: Networks, tile: int = TILE, overlap: int = OVERLAP,
-                 limits: ServingLimits = DEFAULT_LIMITS):
+                 limits: ServingLimits = DEFAULT_LIMITS, working_pixels: int = 0):
         super().__init__(name="rrgan_bundle")
         check_tiles(tile, overlap)
+        check_working_pixels(working_pixels)
         self.networks, self.tile, self.overlap, self.serving_limits = networks, tile, overlap, limits
+        self.working_pixels = working_pixels
         # Tracked as attributes so that the SavedModel holds their weights (the backbone's too).
         self.edge_net = networks.edge_net
         self.attention_net = networks.attention_net
@@ -137,19 +142,32 @@ class ServingBundle(tf.Module):
         outputs = self.networks.remove_reflection(tf.cast(images, tf.float32) / 255.0)
         return tf.concat([outputs[key] for key in _BLENDED_CHANNELS], axis=-1)
 
+    def _blended(self, images):
+        """``images`` through the nets in tiles: float32, the transmission in [0, 1], the attention, the edges."""
+        return blend_tiles(self._remove_tile, images, sum(_BLENDED_CHANNELS.values()), self.tile, self.overlap)
+
+    def _full_size(self, images):
+        blended = self._blended(images)
+        return quantize(blended[..., :3]), blended[..., 3:]
+
     def _serve(self, images):
         shape = tf.shape(images, out_type=tf.int64)
         area = shape[1] * shape[2]
         sizes = tf.tile(tf.stack([shape[1], shape[2], area])[tf.newaxis], [shape[0], 1])
         with tf.control_dependencies(_check_images(self.serving_limits, SERVING_SIGNATURE, sizes, by_header=False)):
             images = tf.identity(images)
-        blended = blend_tiles(self._remove_tile, images, sum(_BLENDED_CHANNELS.values()), self.tile, self.overlap)
-        outputs = dict(zip(_BLENDED_CHANNELS, tf.split(blended, list(_BLENDED_CHANNELS.values()), axis=-1)))
-        transmission = quantize(outputs["transmission"])
+        if self.working_pixels:
+            size = working_shape(shape[1], shape[2], self.working_pixels)
+            transmission, maps = tf.cond(tf.reduce_all(size == tf.cast(shape[1:3], tf.int32)),
+                                         lambda: self._full_size(images),
+                                         lambda: at_working_size(self._blended, images, size))
+        else:
+            transmission, maps = self._full_size(images)
+        attention, edge = tf.split(maps, 2, axis=-1)
         # I - T of the transmission given back, clipped as a photo of it would be (rrgan.inference.reflection_layer)
         reflection = tf.clip_by_value(tf.cast(images, tf.int16) - tf.cast(transmission, tf.int16), 0, 255)
         return {"transmission": transmission, "reflection": tf.cast(reflection, tf.uint8),
-                "attention": outputs["attention"], "edge": outputs["edge"]}
+                "attention": attention, "edge": edge}
 
     def _serve_encoded(self, images):
         def one(encoded):
@@ -172,7 +190,7 @@ def next_version(model_dir: Path) -> int:
 
 def export_bundle(networks: Networks, export_root: str | Path, model_name: str = "rrgan",
                   version: int | None = None, exist_ok: bool = False, tile: int = TILE, overlap: int = OVERLAP,
-                  limits: ServingLimits = DEFAULT_LIMITS) -> Path:
+                  limits: ServingLimits = DEFAULT_LIMITS, working_pixels: int = 0) -> Path:
     """Write the SavedModel to ``export_root/model_name/version`` atomically and return that path.
 
     Versions are never overwritten; with ``exist_ok`` an existing version is returned as it is.
@@ -185,7 +203,7 @@ def export_bundle(networks: Networks, export_root: str | Path, model_name: str =
         return final
     if final.exists():
         raise RRGANError(f"{final}: version {version} already exists (versions are never overwritten)")
-    bundle = ServingBundle(networks, tile, overlap, limits)
+    bundle = ServingBundle(networks, tile, overlap, limits, working_pixels)
     with atomic_path(final, folder=True) as temporary:
         tf.saved_model.save(bundle, str(temporary), signatures=bundle.signatures())
     return final

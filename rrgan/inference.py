@@ -1,6 +1,8 @@
 """Remove reflections from photos of any size: load a model, run it in overlapping tiles, blend.
 
-Large photos are cut into tiles of ``tile`` pixels overlapping by ``overlap`` pixels; each tile's
+A photo larger than the working size (1 megapixel by default) goes through the model downscaled,
+and the model's correction is upsampled and added at full size (``rrgan.working_size``). Large
+photos are cut into tiles of ``tile`` pixels overlapping by ``overlap`` pixels; each tile's
 output is weighted by a ramp that falls to zero at tile borders (not at image borders), so seams
 are invisible and memory stays bounded by the tile size whatever the photo size.
 """
@@ -10,10 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 import tensorflow as tf
 
-from rrgan import checkpoints
+from rrgan import WORKING_PIXELS, checkpoints
 from rrgan.config import Config
 from rrgan.data.images import WRITABLE_SUFFIXES
 from rrgan.errors import RRGANError
@@ -21,6 +24,7 @@ from rrgan.export import OVERLAP, SERVING_SIGNATURE, TILE, WEIGHT_FILES, Serving
 from rrgan.layers import dtype_policy
 from rrgan.models import Networks, build_generator, build_networks
 from rrgan.tiling import check_tiles, tile_grid, tile_weights
+from rrgan.working_size import at_working_size, check_working_pixels, working_shape
 
 PRETRAINED = Path(__file__).parent / "pretrained"
 
@@ -144,8 +148,9 @@ def with_tta(model: ModelFunction, count: int = 8) -> ModelFunction:
 
 
 def reflection_layer(image: np.ndarray, transmission: np.ndarray) -> np.ndarray:
-    """What was taken out of the photo, I - T clipped to [0, 255]: the reflection as a photo of it would show it."""
-    return np.clip(image.astype(np.int16) - transmission, 0, 255).astype(np.uint8)
+    """What was taken out of the photo, I - T clipped to [0, 255]: the reflection as a photo of it would show it
+    (OpenCV's saturating uint8 subtraction: no int16 copies of a 24 MP photo)."""
+    return cv2.subtract(image, transmission)
 
 
 def output_names(relative: Path, layers=("transmission",), file_format: str = "same") -> dict[str, Path]:
@@ -163,18 +168,12 @@ def output_names(relative: Path, layers=("transmission",), file_format: str = "s
             for layer in layers}
 
 
-def remove_reflections(model: ModelFunction, image: np.ndarray, tile: int = TILE, overlap: int = OVERLAP,
-                       progress: Callable[[int, int], None] | None = None) -> dict:
-    """uint8 [H, W, 3] photo -> ``transmission`` uint8 [H, W, 3], ``reflection`` (``reflection_layer``)
-    and ``map``, the final attention map as uint8 [H, W] (where the model found reflections), processed
-    in overlapping tiles when larger than ``tile`` (the tiles and weights of ``rrgan.tiling``; a
-    SavedModel of rrgan also tiles inside, so this path serves any model function and any tile size).
-    ``progress(done, total)`` is called after each tile, for a progress bar on large photos."""
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise RRGANError(f"expected an RGB image [H, W, 3], got shape {image.shape}")
-    check_tiles(tile, overlap)
+def _tiled(model: ModelFunction, image: np.ndarray, tile: int, overlap: int,
+           progress: Callable[[int, int], None] | None) -> np.ndarray:
+    """``model`` over uint8 [H, W, 3] in overlapping tiles: float32 [H, W, 4], the transmission and the
+    map, blended, in [0, 1]."""
     height, width = image.shape[:2]
-    total = np.zeros((height, width, 4), np.float32)  # transmission, then the map, both in 0-255
+    total = np.zeros((height, width, 4), np.float32)
     weight_sum = np.zeros((height, width, 1), np.float32)
     (row_starts, tile_height), (column_starts, tile_width) = (
         tile_grid(height, tile, overlap), tile_grid(width, tile, overlap))
@@ -185,11 +184,43 @@ def remove_reflections(model: ModelFunction, image: np.ndarray, tile: int = TILE
         weights = (tile_weights(bottom - top, overlap, top == 0, bottom == height).numpy()[:, None]
                    * tile_weights(right - left, overlap, left == 0, right == width).numpy()[None, :])[..., None]
         total[top:bottom, left:right] += weights * np.concatenate(
-            [np.asarray(outputs["transmission"][0], np.float32), np.asarray(outputs["attention"][0]) * 255.0], axis=-1)
+            [np.asarray(outputs["transmission"][0], np.float32) / 255.0, np.asarray(outputs["attention"][0])], axis=-1)
         weight_sum[top:bottom, left:right] += weights
         if progress is not None:
             progress(done, len(tiles))
-    blended = np.clip(np.round(total / weight_sum), 0, 255).astype(np.uint8)
-    transmission = np.ascontiguousarray(blended[..., :3])
-    return {"transmission": transmission, "reflection": reflection_layer(image, transmission),
-            "map": np.ascontiguousarray(blended[..., 3])}
+    return total / weight_sum
+
+
+def remove_reflections(model: ModelFunction, image: np.ndarray, tile: int = TILE, overlap: int = OVERLAP,
+                       progress: Callable[[int, int], None] | None = None,
+                       working_pixels: int = WORKING_PIXELS) -> dict:
+    """uint8 [H, W, 3] photo -> ``transmission`` uint8 [H, W, 3], ``reflection`` (``reflection_layer``)
+    and ``map``, the final attention map as uint8 [H, W] (where the model found reflections).
+
+    A photo larger than ``working_pixels`` goes through the model downscaled to that size, and the
+    model's correction and map are upsampled and applied at full size (``rrgan.working_size``);
+    ``working_pixels=0`` runs the model at full size. Either way the model runs in overlapping tiles
+    when larger than ``tile`` (the tiles and weights of ``rrgan.tiling``; a SavedModel of rrgan also
+    tiles inside, so this path serves any model function and any tile size). ``progress(done, total)``
+    is called after each tile, for a progress bar on large photos."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise RRGANError(f"expected an RGB image [H, W, 3], got shape {image.shape}")
+    check_tiles(tile, overlap)
+    check_working_pixels(working_pixels)
+    size = working_shape(*image.shape[:2], working_pixels)
+    if tuple(size.numpy()) == image.shape[:2]:
+        blended = _tiled(model, image, tile, overlap, progress)
+        transmission, attention = _to_uint8(blended[..., :3]), blended[..., 3]
+    else:
+        def run(small):
+            return tf.constant(_tiled(model, small[0].numpy(), tile, overlap, progress)[None])
+
+        transmission, attention = (x[0].numpy() for x in at_working_size(run, tf.constant(image[None]), size))
+        attention = attention[..., 0]
+    return {"transmission": np.ascontiguousarray(transmission), "reflection": reflection_layer(image, transmission),
+            "map": _to_uint8(attention)}
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] to uint8, rounded and clipped in one pass with no float copies (OpenCV)."""
+    return cv2.convertScaleAbs(values, alpha=255.0)

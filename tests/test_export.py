@@ -128,6 +128,28 @@ def test_signature_tiles_inside_the_graph_like_the_python_path(tmp_path):
     assert np.abs(served["transmission"].numpy()[0].astype(int) - whole.astype(int)).max() > 1  # it did tile
 
 
+def test_an_export_with_a_working_size_matches_the_python_path(tmp_path, capsys):
+    """rrgan-export --working-megapixels bakes the working size into both signatures: reloaded, they give
+    what rrgan-remove gives at that size; without the flag an export runs the model at full size."""
+    from rrgan.inference import remove_reflections
+
+    networks = random_networks(seed=7)
+    weights = save_weights(networks, preset("tiny"), tmp_path / "weights")
+    assert export_main([str(weights), "-o", str(tmp_path), "--working-megapixels", "0.005"]) == 0
+    assert export_main([str(weights), "-o", str(tmp_path)]) == 0
+    capsys.readouterr()
+    working, full = (tf.saved_model.load(str(tmp_path / "rrgan" / version)).signatures for version in "12")
+    image = random_image(8, 90, 120)  # 10,800 pixels: the model sees 61 x 81
+    plain = ServingBundle(networks).serve
+    for signatures, pixels in ((working, 5000), (full, 0)):
+        expected = remove_reflections(plain, image, working_pixels=pixels)
+        served = signatures[SERVING_SIGNATURE](images=tf.constant(image[None]))
+        assert np.abs(served["transmission"][0].numpy().astype(int) - expected["transmission"]).max() <= 1
+        assert np.abs(np.round(served["attention"][0, ..., 0].numpy() * 255) - expected["map"]).max() <= 1
+        encoded = signatures[ENCODED_SIGNATURE](images=tf.constant([_encoded(image, "PNG")]))["transmission_png"]
+        np.testing.assert_array_equal(tf.io.decode_png(encoded[0]).numpy(), served["transmission"][0].numpy())
+
+
 def test_exported_folders_are_readable_by_other_users(tmp_path):
     """A version folder gets the usual permissions (not mkdtemp's 0700), so a TF Serving user can read it."""
     umask = os.umask(0o022)

@@ -267,3 +267,88 @@ def test_eval_cli_tta_and_resize_multiple(tmp_path, capsys):
     assert table[table["method"] == "identity"]["psnr"].iloc[0] == pytest.approx(identity)
     assert eval_main([str(tmp_path / "pairs"), "--method", "yang2019", "--tta"]) == 2
     assert "--tta" in capsys.readouterr().err
+
+
+def test_working_size_matches_full_size_on_a_one_tile_photo(model):
+    """200x150 is one tile either way: at a working size it fits, the output is the full-size one; at
+    a quarter of its pixels, the correction made at 100x75 and applied at full size stays close."""
+    image = draw_scene(3, 200)[:, :150]
+    full = remove_reflections(model, image, working_pixels=0)
+    fits = remove_reflections(model, image, working_pixels=200 * 150)
+    for layer in ("transmission", "reflection", "map"):
+        np.testing.assert_array_equal(fits[layer], full[layer])
+    quarter = remove_reflections(model, image, working_pixels=100 * 75)
+    assert quarter["transmission"].shape == image.shape and quarter["map"].shape == image.shape[:2]
+    np.testing.assert_array_equal(quarter["reflection"], reflection_layer(image, quarter["transmission"]))
+    difference = np.abs(quarter["transmission"].astype(int) - full["transmission"])
+    assert difference.mean() < 3.0, difference.mean()
+    assert np.abs(quarter["map"].astype(int) - full["map"]).mean() < 3.0
+
+
+def test_working_size_keeps_the_photos_fine_detail():
+    """A model that takes a constant 20 levels out: its correction is smooth, so the full-size output is
+    the photo minus 20, pixel noise and all, not a blurred upscale of the small output."""
+    def darken(images):
+        return {"transmission": tf.cast(tf.cast(images, tf.int16) - 20, tf.uint8),
+                "attention": tf.fill(tf.shape(images[..., :1]), 0.25)}
+
+    image = np.clip(random_image(8, 90, 130), 30, 255)
+    outputs = remove_reflections(darken, image, working_pixels=40 * 60)
+    assert np.abs(outputs["transmission"].astype(int) - (image.astype(int) - 20)).max() <= 1
+    assert np.abs(outputs["map"].astype(int) - 64).max() <= 1
+    calls = []
+    remove_reflections(darken, image, tile=32, overlap=8, working_pixels=40 * 60, progress=lambda *c: calls.append(c))
+    assert calls[-1] == (6, 6)  # 2 x 3 tiles of the 40 x 60 working size, not of the photo
+
+
+def test_savedmodel_at_a_working_size_matches_the_python_path(tmp_path):
+    networks = random_networks(seed=3, scale=0.05)
+    image = draw_scene(10, 160)[:, :120]
+    plain = ServingBundle(networks).serve
+    at_working_size = ServingBundle(networks, working_pixels=60 * 80).serve
+    expected = remove_reflections(plain, image, working_pixels=60 * 80)
+    outputs = at_working_size(tf.constant(image[None]))
+    assert np.abs(outputs["transmission"][0].numpy().astype(int) - expected["transmission"]).max() <= 1
+    assert np.abs(np.round(outputs["attention"][0, ..., 0].numpy() * 255) - expected["map"]).max() <= 1
+    small = tf.constant(image[None, :60, :80])  # fits: the export's working size changes nothing
+    np.testing.assert_array_equal(at_working_size(small)["transmission"], plain(small)["transmission"])
+    with pytest.raises(RRGANError, match="working size"):
+        remove_reflections(plain, image, working_pixels=-1)
+
+
+def test_remove_cli_working_megapixels(tmp_path, capsys):
+    weights = save_weights(random_networks(seed=6, scale=0.05), preset("tiny"), tmp_path / "weights")
+    image = draw_scene(12, 120)[:, :90]
+    write_image(tmp_path / "photo.png", image)
+    model = load_model(weights, "float32")
+    for megapixels, pixels in (("0.002", 2000), ("0", 0)):
+        output = tmp_path / f"out{megapixels}"
+        assert remove_main([str(tmp_path / "photo.png"), "-o", str(output), "--model", str(weights), "--quiet",
+                            "--precision", "float32", "--working-megapixels", megapixels]) == 0
+        np.testing.assert_array_equal(read_rgb(output / "photo.png"),
+                                      remove_reflections(model, image, working_pixels=pixels)["transmission"])
+    assert remove_main([str(tmp_path / "photo.png"), "-o", str(tmp_path / "bad"), "--model", str(weights),
+                        "--working-megapixels", "-1"]) == 1  # the photo is skipped, named with the reason
+    assert "working size must be positive" in capsys.readouterr().err
+
+
+def test_working_size_bands_are_one_resize(monkeypatch):
+    """The full-size work goes in bands of rows (here 7, across a batch of 2): the same as one
+    bilinear resize of the correction and the maps, added to the full-size images."""
+    from rrgan.working_size import at_working_size
+
+    monkeypatch.setattr("rrgan.working_size.BAND", 7)
+    images = tf.constant(np.stack([random_image(20, 50, 40), random_image(21, 50, 40)]))
+
+    def run(small):  # a transmission at 0.8 of the input, and two maps of it
+        values = tf.cast(small, tf.float32) / 255.0
+        return tf.concat([values * 0.8, values[..., :2]], axis=-1)
+
+    transmission, maps = at_working_size(run, images, tf.constant([13, 10]))
+    small = tf.cast(tf.round(tf.clip_by_value(tf.image.resize(images, [13, 10], antialias=True), 0, 255)), tf.uint8)
+    values = tf.cast(small, tf.float32) / 255.0
+    expected = tf.image.resize(tf.concat([values * 0.8 - values, values[..., :2]], axis=-1), [50, 40])
+    expected_transmission = np.round(np.clip(images.numpy() / 255.0 + expected[..., :3].numpy(), 0, 1) * 255)
+    assert transmission.shape == (2, 50, 40, 3) and transmission.dtype == tf.uint8
+    assert np.abs(transmission.numpy().astype(int) - expected_transmission).max() <= 1
+    np.testing.assert_allclose(maps.numpy(), expected[..., 3:].numpy(), atol=1e-5)

@@ -1,0 +1,49 @@
+"""Every console-script command in the README and the pages it sends a newcomer to parses as
+written: no flag, choice or subcommand that does not exist. (rrgan-remove on the example, the
+README's first command, runs for real in test_startup.py.)"""
+
+import argparse
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from rrgan import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["README.md", "export/README.md", "docs/shipped-model.md", "docs/benchmarks.md"]
+MAINS = {"rrgan-data": cli.data_main, "rrgan-train": cli.train_main, "rrgan-remove": cli.remove_main,
+         "rrgan-eval": cli.eval_main, "rrgan-export": cli.export_main, "rrgan-demo": cli.demo_main}
+
+
+def _commands():
+    for page in PAGES:
+        for block in re.findall(r"```bash\n(.*?)```", (ROOT / page).read_text(), re.DOTALL):
+            for line in block.replace("\\\n", " ").splitlines():
+                for part in line.split("&&"):
+                    words = shlex.split(part, comments=True)
+                    if words and words[0] in MAINS:
+                        yield pytest.param(words, id=f"{page}: {' '.join(words)}")
+
+
+class _Parsed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("words", list(_commands()))
+def test_readme_command_parses(words, monkeypatch):
+    original = argparse.ArgumentParser.parse_args
+
+    def parse_only(self, args=None, namespace=None):
+        original(self, args, namespace)  # a wrong flag exits here with argparse's message
+        raise _Parsed
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_only)
+    with pytest.raises(_Parsed):
+        MAINS[words[0]](words[1:])
+
+
+def test_the_readme_has_commands_to_check():
+    names = {words[0] for param in _commands() for words in param.values}
+    assert names == set(MAINS)
