@@ -265,7 +265,7 @@ class TrainConfig:
     validation_images: int = 60
     # Keras dtype policy of the networks: weights and losses stay float32 in every case. "auto":
     # mixed_bfloat16 on a CPU with native bfloat16 (AVX-512 BF16, AMX), else float32, since
-    # emulated bfloat16 trains 2.5x slower than float32 (README, "Benchmarks").
+    # emulated bfloat16 trains 2.5x slower than float32 (docs/benchmarks.md).
     precision: str = "float32"
     # "cosine": each stage's rates decay to learning_rate_floor times their start over its steps;
     # "wsd" (warmup-stable-decay, without the warmup): constant, then a linear decay to the floor
