@@ -350,9 +350,10 @@ class Config:
 
 
 def _upgrade(values: dict[str, Any]) -> dict[str, Any]:
-    """Configs saved by rrgan 0.1 (known by ``train.mixed_precision``, float16, where
-    ``train.precision`` is now) keep what they trained with: a constant learning rate, whose
-    optimizer state their checkpoints hold."""
+    """Older configs keep what they trained with. Those of rrgan 0.1 (known by
+    ``train.mixed_precision``, float16, where ``train.precision`` is now) had a constant learning
+    rate, whose optimizer state their checkpoints hold; ``loss.perceptual_weights="imagenet"``
+    (rrgan 0.2) is ImageNet VGG19, now named "vgg19"."""
     train = values.get("train")
     if isinstance(train, dict) and "mixed_precision" in train:
         train = dict(train)
@@ -360,6 +361,9 @@ def _upgrade(values: dict[str, Any]) -> dict[str, Any]:
         train.setdefault("precision", "mixed_float16" if legacy is True else "float32")
         train.setdefault("learning_rate_schedule", "constant")
         values = {**values, "train": train}
+    loss = values.get("loss")
+    if isinstance(loss, dict) and loss.get("perceptual_weights") == "imagenet":
+        values = {**values, "loss": {**loss, "perceptual_weights": "vgg19"}}
     return values
 
 

@@ -112,7 +112,8 @@ def test_run_writes_everything_and_resumes(tmp_path):
     result = train(config, tmp_path, progress=False)
     assert (result.aux_step, result.gan_step) == (4, 6)
     assert set(result.validation) == {"validation"}  # the embedded default's held-out pairs
-    assert set(result.validation["validation"]) == {"psnr", "ssim", "identity_psnr", "identity_ssim"}
+    assert set(result.validation["validation"]) == {"psnr", "ssim", "identity_psnr", "identity_ssim",
+                                                    "level_free_psnr", "identity_level_free_psnr"}
     for name in ("config.json", "losses.csv", "validation.csv", "checkpoints/checkpoint",
                  "checkpoints/best/best.json", "export/rrgan/10/saved_model.pb"):
         assert (tmp_path / name).exists(), name
