@@ -415,7 +415,7 @@ def eval_main(argv=None) -> int:
                              "the protocol of most published numbers: --resize-multiple 32 (default: full size)")
     parser.add_argument("--pair-holdout", type=float, default=0.0, metavar="FRACTION",
                         help="score only the pairs of each set that a run with data.pair_holdout=FRACTION held out of "
-                             "training (the cpu-nafnet recipe: 0.15); default: every pair")
+                             "training (e.g. 0.15, the runs of docs/experiments.md); default: every pair")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_method_arguments(parser)
     args = parser.parse_args(argv)

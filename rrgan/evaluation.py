@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from rrgan.data.images import DEFAULT_MAX_PIXELS, read_rgb
 from rrgan.data.pairs import find_pair_sets
+from rrgan.data.pipeline import held_out_pairs
 from rrgan.metrics import level_free_psnr, psnr
 
 SKIMAGE_SSIM_WINDOW = "uniform 7x7, sample covariance (scikit-image default)"
@@ -72,8 +73,6 @@ def evaluate(methods: dict[str, Method], folders: Iterable[str | Path], progress
     rows = []
     pair_sets = [s for folder in folders for s in find_pair_sets(folder)]
     if pair_holdout > 0.0:
-        from rrgan.data.pipeline import held_out_pairs
-
         pair_sets = [held_out_pairs(pair_set, pair_holdout) for pair_set in pair_sets]
     with tqdm(total=sum(len(s) for s in pair_sets), desc="evaluating", unit="img", disable=not progress) as bar:
         for pair_set in pair_sets:

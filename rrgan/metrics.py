@@ -48,12 +48,12 @@ def validation_scores(remove, sets: dict[str, tf.data.Dataset]) -> dict[str, dic
                                       "identity_level_free_psnr")}
         for example in dataset:
             output, target = remove(example["input"]), example["target"]
+            wanted = quantize(target)[0].numpy()
             for prefix, prediction in (("", output), ("identity_", example["input"])):
                 psnr_value, ssim_value = psnr_ssim(prediction, target)
                 values[f"{prefix}psnr"].append(float(psnr_value[0]))
                 values[f"{prefix}ssim"].append(float(ssim_value[0]))
-                values[f"{prefix}level_free_psnr"].append(
-                    level_free_psnr(quantize(prediction)[0].numpy(), quantize(target)[0].numpy()))
+                values[f"{prefix}level_free_psnr"].append(level_free_psnr(quantize(prediction)[0].numpy(), wanted))
         scores[name] = {key: float(np.mean(value)) for key, value in values.items()}
     return scores
 

@@ -202,8 +202,9 @@ PAIR_SPLIT_KEY = 89  # the same for pairs (data.pair_holdout)
 
 
 def held_out(name: tf.Tensor, fraction: float, key: int = PHOTO_SPLIT_KEY) -> tf.Tensor:
-    """True for the photos of the fixed hold-out split: a keyed hash of the photo's name (its stem),
-    so the split does not depend on the order, the folder or the format photos come in."""
+    """True for the names in a fixed hold-out split (``key`` picks it: photos or pairs): a keyed hash
+    of the name (a file's stem), so the split does not depend on the order, the folder or the format
+    images come in."""
     bucket = tf.strings.to_hash_bucket_strong(name, 10_000, key=[key, 0])
     return bucket < round(fraction * 10_000)
 

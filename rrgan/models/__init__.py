@@ -65,13 +65,13 @@ def grow_into(trained: keras.Model, grown: keras.Model) -> None:
         grown.get_layer(layer.name).set_weights(layer.get_weights())
 
 
-GENERATORS = {"unet": build_unet_generator, "nafnet": build_nafnet_generator}
+GENERATOR_BUILDERS = {"unet": build_unet_generator, "nafnet": build_nafnet_generator}
 
 
 def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model:
     """The generator of ``config.generator``'s architecture (all share one contract:
     ``rrgan.models.generator``)."""
-    return GENERATORS[config.generator](config, name)
+    return GENERATOR_BUILDERS[config.generator](config, name)
 
 
 def build_networks(config: ModelConfig) -> Networks:

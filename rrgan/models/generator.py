@@ -80,10 +80,14 @@ def residual_image(features, image, colour, name: str):
     return ops.clip(base + delta, 0.0, 1.0)
 
 
-def scaled_output(x, inputs: GeneratorInputs, colour, scale: int) -> tuple[str, keras.KerasTensor]:
-    """The multi-scale output at 1/``scale`` of the padded size, from decoder features ``x`` there."""
+def scaled_output(x, inputs: GeneratorInputs, colour, scale: int) -> dict:
+    """The multi-scale output at 1/``scale`` of the padded size from decoder features ``x`` there,
+    as {key: output}; empty at a scale that has none."""
+    if scale not in SCALED_OUTPUTS:
+        return {}
     key = SCALED_OUTPUTS[scale]
-    return key, residual_image(x, layers.AveragePooling2D(scale, name=f"image_{key}")(inputs.padded_image), colour, key)
+    return {key: residual_image(x, layers.AveragePooling2D(scale, name=f"image_{key}")(inputs.padded_image), colour,
+                                key)}
 
 
 def generator_model(x, inputs: GeneratorInputs, colour, scaled_outputs: dict, name: str) -> keras.Model:

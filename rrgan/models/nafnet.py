@@ -12,7 +12,6 @@ from keras import layers
 from rrgan.config import ModelConfig
 from rrgan.layers import NAFBlock, PixelShuffle
 from rrgan.models.generator import (
-    SCALED_OUTPUTS,
     colour_head,
     generator_inputs,
     generator_model,
@@ -51,9 +50,7 @@ def build_nafnet_generator(config: ModelConfig, name: str = "generator") -> kera
 
     scaled_outputs = {}
     for level in reversed(range(config.generator_depth)):
-        if 2 ** (level + 1) in SCALED_OUTPUTS:
-            key, output = scaled_output(x, inputs, colour, 2 ** (level + 1))
-            scaled_outputs[key] = output
+        scaled_outputs.update(scaled_output(x, inputs, colour, 2 ** (level + 1)))
         x = layers.Conv2D(2 * x.shape[-1], 1, use_bias=False, name=f"up_{level}")(x)
         x = PixelShuffle(2, name=f"up_{level}_shuffle")(x)
         x = layers.Add(name=f"skip_{level}")([x, skips[level]])

@@ -9,7 +9,6 @@ from keras import layers
 from rrgan.config import ModelConfig
 from rrgan.layers import ResidualBlock
 from rrgan.models.generator import (
-    SCALED_OUTPUTS,
     colour_head,
     generator_inputs,
     generator_model,
@@ -51,9 +50,7 @@ def build_unet_generator(config: ModelConfig, name: str = "generator") -> keras.
 
     scaled_outputs = {}
     for level in reversed(range(config.generator_depth)):
-        if 2 ** (level + 1) in SCALED_OUTPUTS:
-            key, output = scaled_output(x, inputs, colour, 2 ** (level + 1))
-            scaled_outputs[key] = output
+        scaled_outputs.update(scaled_output(x, inputs, colour, 2 ** (level + 1)))
         channels = width * 2 ** level
         x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="relu", name=f"up_{level}")(x)
         x = layers.Concatenate(name=f"skip_{level}")([x, skips[level]])
