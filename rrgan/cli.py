@@ -131,6 +131,50 @@ def _synthesize(args) -> int:
     return 0 if written else 1
 
 
+REJECTION_WORDS = {"shift": "target shifted over {config.pair_max_shift:g} px",
+                   "brightness_ratio": "brightness ratio outside {config.pair_brightness_ratio[0]:g}-"
+                                       "{config.pair_brightness_ratio[1]:g}"}
+
+
+def _check(args) -> int:
+    import csv
+    import dataclasses
+
+    from rrgan.data.pipeline import check_pairs
+    from rrgan.visualize import image_grid, letterbox, save_image
+
+    data = _config_from_args(args).data
+    checks, sheet = [], []
+    for check, pair in check_pairs(args.pairs, data):
+        checks.append(check)
+        if check.left_out_by and len(sheet) < args.sheet_rows:
+            caption = f"{check.name}: ratio {check.brightness_ratio:.2f}, shift {check.shift:.1f} px"
+            sheet.append([letterbox(pair["input"].numpy(), args.thumbnail, caption),
+                          letterbox(pair["target"].numpy(), args.thumbnail)])
+    if not checks:
+        raise RRGANError(f"no image pairs in {', '.join(map(str, args.pairs))}")
+    for pair_set in dict.fromkeys(c.pair_set for c in checks):
+        rows = [c for c in checks if c.pair_set == pair_set]
+        held = [c for c in rows if c.held_out]
+        left_out = [c for c in rows if c.left_out_by and not c.held_out]
+        print(f"{pair_set}: {len(rows)} pairs; {len(rows) - len(held) - len(left_out)} trained on, "
+              f"{len(held)} held out (data.pair_holdout={data.pair_holdout:g}), {len(left_out)} left out")
+        for reason, words in REJECTION_WORDS.items():
+            hits = [c for c in left_out if reason in c.left_out_by]
+            if hits:
+                listed = ", ".join(f"{c.name} ({c.brightness_ratio:.2f}, {c.shift:.1f} px)" for c in hits)
+                print(f"  {words.format(config=data)}: {len(hits)}: {listed}")
+    if args.csv:
+        with open(args.csv, "w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=[f.name for f in dataclasses.fields(checks[0])])
+            writer.writeheader()
+            writer.writerows({**dataclasses.asdict(c), "left_out_by": " ".join(c.left_out_by)} for c in checks)
+        print(f"every pair's measures: {args.csv}")
+    if args.sheet and sheet:
+        print(f"left-out pairs (input | target): {save_image(args.sheet, image_grid(sheet, ('input', 'target')))}")
+    return 0
+
+
 def _default(args) -> int:
     from rrgan.data.default import write_default_photos
 
@@ -180,6 +224,17 @@ def data_main(argv=None) -> int:
     synthesize.add_argument("--seed", type=int, default=0)
     _add_config_arguments(synthesize, "cpu-long")
     synthesize.set_defaults(run=_synthesize)
+
+    check = commands.add_parser(
+        "check", help="list the real pairs that training leaves out (data.pair_max_shift, "
+                      "data.pair_brightness_ratio) or holds out (data.pair_holdout), with their measures")
+    check.add_argument("pairs", nargs="+", help="pair folders (or folders of pair sets, or their TFRecords)")
+    check.add_argument("--sheet", help="PNG showing the left-out pairs, input beside target")
+    check.add_argument("--sheet-rows", type=int, default=40, help="most pairs on the sheet (default: 40)")
+    check.add_argument("--thumbnail", type=int, default=256, help="side of each picture on the sheet (default: 256)")
+    check.add_argument("--csv", help="CSV of every pair: shift, brightness ratio, held out, left out by")
+    _add_config_arguments(check, "cpu-long")
+    check.set_defaults(run=_check)
 
     default = commands.add_parser("default", help="write the embedded default scenes as PNGs")
     default.add_argument("-o", "--output", required=True, help="folder to write into")

@@ -45,6 +45,21 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[str] = (),
     return grid
 
 
+def letterbox(image: np.ndarray, side: int, caption: str = "") -> np.ndarray:
+    """``image`` scaled to fit a white ``side`` x ``side`` square (aspect kept, centred), with an
+    optional caption on a white band at the top: pictures of any size side by side in ``image_grid``."""
+    image = _to_uint8_rgb(image)
+    scale = side / max(image.shape[:2])
+    height, width = max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale))
+    square = np.full((side, side, 3), 255, np.uint8)
+    top, left = (side - height) // 2, (side - width) // 2
+    square[top:top + height, left:left + width] = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    if caption:
+        square[:_HEADER] = 255
+        cv2.putText(square, caption, (4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    return square
+
+
 def save_image(path: str | Path, image: np.ndarray, jpeg_quality: int = 95) -> Path:
     """Write an image atomically (a viewer never sees half a file), encoded by the file's suffix: RGB,
     or 8-bit gray for a 2-D uint8 array (an attention map)."""

@@ -1,17 +1,21 @@
+import csv
 import dataclasses
 
 import numpy as np
 import pytest
 from conftest import make_pair_folder, random_image, write_image
 
+from rrgan.cli import data_main
 from rrgan.config import preset
 from rrgan.data.default import write_default_photos
+from rrgan.data.images import decode_rgb
 from rrgan.data.pairs import find_pairs
 from rrgan.data.pipeline import (
     collect_sources,
     evaluation_dataset,
     evaluation_subset,
     global_shift,
+    held_out_pairs,
     pair_records,
     random_window,
     training_dataset,
@@ -158,15 +162,21 @@ def test_global_shift_finds_the_translation():
     assert float(global_shift(scene, shifted)) == pytest.approx(5.0)
 
 
-def test_misaligned_and_implausibly_lit_pairs_are_dropped(tmp_path):
+def _filter_cases(root):
+    """One pair each filter keeps and one each filter drops (``tiny``: shift 1 px, ratio 0.65-1.03)."""
     scene = _scene(2, 96)
     pairs = {"aligned_darker": (scene, (scene * 0.9).astype(np.uint8)),
              "shifted": (scene, np.roll(scene, 6, axis=1)),
              "target_brighter": (scene // 2, scene),
              "target_much_darker": (scene, scene // 3)}
     for name, (image, target) in pairs.items():
-        write_image(tmp_path / "pairs" / "input" / f"{name}.png", image)
-        write_image(tmp_path / "pairs" / "target" / f"{name}.png", target)
+        write_image(root / "input" / f"{name}.png", image)
+        write_image(root / "target" / f"{name}.png", target)
+    return root
+
+
+def test_misaligned_and_implausibly_lit_pairs_are_dropped(tmp_path):
+    _filter_cases(tmp_path / "pairs")
     defaults = preset("tiny").data
     config = _config(real_fraction=1.0, pair_max_shift=defaults.pair_max_shift,
                      pair_brightness_ratio=defaults.pair_brightness_ratio)
@@ -275,3 +285,38 @@ def test_clean_fraction_makes_pairs_without_reflection(photos):
     assert 0.25 <= clean.mean() <= 0.75  # about half: input = target, untouched
     reflections = np.concatenate([b["reflection"] for b in batches])
     assert not reflections[clean].any() and reflections[~clean].any()
+
+
+def test_rrgan_data_check_names_the_pairs_training_leaves_out_and_why(tmp_path, capsys):
+    folder = _filter_cases(tmp_path / "pairs")
+    sheet, table = tmp_path / "left_out.png", tmp_path / "pairs.csv"
+    assert data_main(["check", str(folder), "--preset", "tiny", "--sheet", str(sheet), "--thumbnail", "64",
+                      "--csv", str(table)]) == 0
+    out = capsys.readouterr().out
+    assert "pairs: 4 pairs; 1 trained on, 0 held out (data.pair_holdout=0), 3 left out" in out
+    assert "target shifted over 1 px: 1: shifted (1.00, 6.0 px)" in out
+    assert "brightness ratio outside 0.65-1.03: 2: target_brighter (" in out
+    rows = {row["name"]: row for row in csv.DictReader(table.open())}
+    assert {name: row["left_out_by"] for name, row in rows.items()} == {
+        "aligned_darker": "", "shifted": "shift", "target_brighter": "brightness_ratio",
+        "target_much_darker": "brightness_ratio"}
+    assert float(rows["target_much_darker"]["brightness_ratio"]) == pytest.approx(1 / 3, abs=0.02)
+    # one row per left-out pair, input beside target
+    assert decode_rgb(sheet.read_bytes()).numpy().shape == (22 + 3 * 64 + 2 * 4, 2 * 64 + 4, 3)
+
+
+def test_rrgan_data_check_counts_the_held_out_pairs_apart(tmp_path, capsys):
+    folder = make_pair_folder(tmp_path / "pairs", [f"p{i}" for i in range(20)])
+    assert data_main(["check", str(folder), "--preset", "tiny", "--set", "data.pair_holdout=0.5",
+                      "--set", "data.pair_brightness_ratio=0,1000", "--set", "data.pair_max_shift=1000"]) == 0
+    held = len(held_out_pairs(find_pairs(folder), 0.5).pairs)
+    assert 0 < held < 20
+    assert f"pairs: 20 pairs; {20 - held} trained on, {held} held out (data.pair_holdout=0.5), 0 left out" in (
+        capsys.readouterr().out)
+
+
+def test_rrgan_data_check_without_pairs_is_a_one_line_error(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    write_image(photos / "a.png", _scene(3))
+    assert data_main(["check", str(photos)]) == 2
+    assert capsys.readouterr().err.startswith("rrgan-data: error: ")

@@ -375,14 +375,56 @@ def brightness_ratio(image: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(tf.cast(target, tf.float32)) / tf.maximum(tf.reduce_mean(tf.cast(image, tf.float32)), 1e-3)
 
 
-def usable_pair(record: dict[str, tf.Tensor], config: DataConfig) -> tf.Tensor:
-    """False for a real pair that would teach the wrong thing: a target shifted by more than
-    ``pair_max_shift`` pixels (blur) or a brightness ratio outside ``pair_brightness_ratio``."""
-    pair = decode_pair(record)
-    ratio = brightness_ratio(pair["input"], pair["target"])
+def pair_measures(pair: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """What the real-pair filters look at: the target's global shift (pixels) and its brightness
+    over the input's."""
+    return {"shift": global_shift(pair["input"], pair["target"]),
+            "brightness_ratio": brightness_ratio(pair["input"], pair["target"])}
+
+
+def pair_rejections(measures: dict[str, tf.Tensor], config: DataConfig) -> dict[str, tf.Tensor]:
+    """Why a real pair would teach the wrong thing, one flag per filter: a target shifted by more
+    than ``pair_max_shift`` pixels (blur), a brightness ratio outside ``pair_brightness_ratio``."""
     low, high = config.pair_brightness_ratio
-    return ((ratio >= low) & (ratio <= high)
-            & (global_shift(pair["input"], pair["target"]) <= config.pair_max_shift))
+    ratio = measures["brightness_ratio"]
+    return {"shift": measures["shift"] > config.pair_max_shift,
+            "brightness_ratio": (ratio < low) | (ratio > high)}
+
+
+def usable_pair(record: dict[str, tf.Tensor], config: DataConfig) -> tf.Tensor:
+    """False for a real pair that a filter of ``pair_rejections`` leaves out of training."""
+    rejected = pair_rejections(pair_measures(decode_pair(record)), config)
+    return tf.logical_not(tf.reduce_any(tf.stack(list(rejected.values()))))
+
+
+@dataclass(frozen=True)
+class PairCheck:
+    """One real pair as training sees it: its measures, whether the hold-out keeps it for
+    validation, and the filters (``pair_rejections``) that leave it out."""
+
+    pair_set: str
+    name: str
+    shift: float
+    brightness_ratio: float
+    held_out: bool
+    left_out_by: tuple[str, ...]
+
+
+def check_pairs(paths: Iterable[str | Path], config: DataConfig) -> Iterable[tuple[PairCheck, dict]]:
+    """Each real pair of ``paths`` with its ``PairCheck`` and the decoded pair (uint8 input, target):
+    what ``training_dataset`` trains on, leaves out or holds out, and why."""
+    sources = collect_sources(paths)
+    for group in _pair_groups(sources):
+        label = group.pair_sets[0].root.name if group.pair_sets else "TFRecord shards"
+        for record in pair_records(group):
+            pair = decode_pair(record)
+            measures = pair_measures(pair)
+            rejected = pair_rejections(measures, config)
+            held = config.pair_holdout > 0.0 and bool(held_out_pair(record["name"], config.pair_holdout))
+            check = PairCheck(label, record["name"].numpy().decode(), float(measures["shift"]),
+                              float(measures["brightness_ratio"]), held,
+                              tuple(reason for reason, flag in rejected.items() if bool(flag)))
+            yield check, pair
 
 
 def _prepare(records: tf.data.Dataset, config: DataConfig, seed: int) -> tf.data.Dataset:
