@@ -147,7 +147,7 @@ def _check(args) -> int:
     checks, sheet = [], []
     for check, pair in check_pairs(args.pairs, data):
         checks.append(check)
-        if check.left_out_by and len(sheet) < args.sheet_rows:
+        if check.left_out and len(sheet) < args.sheet_rows:
             caption = f"{check.name}: ratio {check.brightness_ratio:.2f}, shift {check.shift:.1f} px"
             sheet.append([letterbox(pair["input"].numpy(), args.thumbnail, caption),
                           letterbox(pair["target"].numpy(), args.thumbnail)])
@@ -156,7 +156,7 @@ def _check(args) -> int:
     for pair_set in dict.fromkeys(c.pair_set for c in checks):
         rows = [c for c in checks if c.pair_set == pair_set]
         held = [c for c in rows if c.held_out]
-        left_out = [c for c in rows if c.left_out_by and not c.held_out]
+        left_out = [c for c in rows if c.left_out]
         print(f"{pair_set}: {len(rows)} pairs; {len(rows) - len(held) - len(left_out)} trained on, "
               f"{len(held)} held out (data.pair_holdout={data.pair_holdout:g}), {len(left_out)} left out")
         for reason, words in REJECTION_WORDS.items():
@@ -171,7 +171,11 @@ def _check(args) -> int:
             writer.writerows({**dataclasses.asdict(c), "left_out_by": " ".join(c.left_out_by)} for c in checks)
         print(f"every pair's measures: {args.csv}")
     if args.sheet and sheet:
-        print(f"left-out pairs (input | target): {save_image(args.sheet, image_grid(sheet, ('input', 'target')))}")
+        shown = f"the first {len(sheet)} " if len(sheet) < sum(c.left_out for c in checks) else ""
+        print(f"{shown}left-out pairs (input | target): "
+              f"{save_image(args.sheet, image_grid(sheet, ('input', 'target')))}")
+    elif args.sheet:
+        print(f"no pair is left out: {args.sheet} not written")
     return 0
 
 

@@ -307,12 +307,15 @@ def test_rrgan_data_check_names_the_pairs_training_leaves_out_and_why(tmp_path, 
 
 def test_rrgan_data_check_counts_the_held_out_pairs_apart(tmp_path, capsys):
     folder = make_pair_folder(tmp_path / "pairs", [f"p{i}" for i in range(20)])
+    sheet = tmp_path / "left_out.png"
     assert data_main(["check", str(folder), "--preset", "tiny", "--set", "data.pair_holdout=0.5",
-                      "--set", "data.pair_brightness_ratio=0,1000", "--set", "data.pair_max_shift=1000"]) == 0
+                      "--set", "data.pair_brightness_ratio=0,1000", "--set", "data.pair_max_shift=1000",
+                      "--sheet", str(sheet)]) == 0
     held = len(held_out_pairs(find_pairs(folder), 0.5).pairs)
     assert 0 < held < 20
-    assert f"pairs: 20 pairs; {20 - held} trained on, {held} held out (data.pair_holdout=0.5), 0 left out" in (
-        capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert f"pairs: 20 pairs; {20 - held} trained on, {held} held out (data.pair_holdout=0.5), 0 left out" in out
+    assert "no pair is left out" in out and not sheet.exists()
 
 
 def test_rrgan_data_check_without_pairs_is_a_one_line_error(tmp_path, capsys):
@@ -320,3 +323,16 @@ def test_rrgan_data_check_without_pairs_is_a_one_line_error(tmp_path, capsys):
     write_image(photos / "a.png", _scene(3))
     assert data_main(["check", str(photos)]) == 2
     assert capsys.readouterr().err.startswith("rrgan-data: error: ")
+
+
+def test_rrgan_data_check_leaves_held_out_pairs_off_the_sheet(tmp_path, capsys):
+    folder = _filter_cases(tmp_path / "pairs")
+    held = {pair.name for pair in held_out_pairs(find_pairs(folder), 0.5).pairs}
+    left_out = {"shifted", "target_brighter", "target_much_darker"} - held
+    sheet = tmp_path / "left_out.png"
+    assert data_main(["check", str(folder), "--preset", "tiny", "--set", "data.pair_holdout=0.5",
+                      "--sheet", str(sheet), "--thumbnail", "64"]) == 0
+    assert held & {"shifted", "target_brighter", "target_much_darker"} and left_out  # the split has both kinds
+    assert f"{len(held)} held out (data.pair_holdout=0.5), {len(left_out)} left out" in capsys.readouterr().out
+    rows = len(left_out)
+    assert decode_rgb(sheet.read_bytes()).numpy().shape[0] == 22 + rows * 64 + (rows - 1) * 4

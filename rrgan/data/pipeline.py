@@ -409,6 +409,11 @@ class PairCheck:
     held_out: bool
     left_out_by: tuple[str, ...]
 
+    @property
+    def left_out(self) -> bool:
+        """Neither trained on nor validated on: a filter drops it and the hold-out does not keep it."""
+        return bool(self.left_out_by) and not self.held_out
+
 
 def check_pairs(paths: Iterable[str | Path], config: DataConfig) -> Iterable[tuple[PairCheck, dict]]:
     """Each real pair of ``paths`` with its ``PairCheck`` and the decoded pair (uint8 input, target):
