@@ -36,12 +36,13 @@ def pixel_loss(prediction, target, norm: str = "l1"):
 
 
 def multiscale_loss(outputs: dict, target):
-    """MSE at 1/4, 1/2 and full size, weighted 0.6 / 0.8 / 1.0 (Qian et al.)."""
+    """MSE at 1/4, 1/2 and full size, weighted 0.6 / 0.8 / 1.0 (Qian et al.). The target is
+    brought down by averaging (area resize, which not every backend has)."""
     total = 0.0
     for key, weight in MULTISCALE_WEIGHTS.items():
         prediction = outputs[key]
-        scaled = target if key == "transmission" else ops.image.resize(
-            target, ops.shape(prediction)[1:3], interpolation="area")
+        factor = target.shape[1] // prediction.shape[1]
+        scaled = target if factor == 1 else ops.average_pool(target, factor, strides=factor, padding="valid")
         total = total + weight * ops.mean(ops.square(prediction - scaled))
     return total
 
