@@ -1,18 +1,31 @@
 """Make the README's figure with the shipped model: the example photo | rrgan's output | the clean scene.
+With ``--model LABEL=PATH`` (repeatable), one column per model instead, each titled with its PSNR.
 
 Run from the project root after docs/make_example.py: python docs/make_figure.py
+    python docs/make_figure.py --model "GPU a=runs/gpu/a_7649" -o docs/example_models.png
 """
 
+import argparse
 from pathlib import Path
 
 from rrgan import EXAMPLE_PHOTO
 from rrgan.data.images import read_rgb
 from rrgan.inference import load_model, remove_reflections
+from rrgan.metrics import psnr
 from rrgan.visualize import image_grid, save_image
 
 docs = Path(__file__).resolve().parent
-photo = read_rgb(EXAMPLE_PHOTO)
-output = remove_reflections(load_model(), photo)["transmission"]
-grid = image_grid([[photo, output, read_rgb(docs / "window_clean.jpg")]],
-                  titles=("photo through glass", "rrgan (shipped model)", "clean scene"))
-print(save_image(docs / "figure.png", grid))
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--model", action="append", default=[], metavar="LABEL=PATH",
+                    help="a model beside the shipped one (a weights folder, work dir or SavedModel)")
+parser.add_argument("-o", "--output", type=Path, default=docs / "figure.png")
+args = parser.parse_args()
+
+photo, clean = read_rgb(EXAMPLE_PHOTO), read_rgb(docs / "window_clean.jpg")
+models = [("rrgan (shipped model)", None)] + [tuple(spec.split("=", 1)) for spec in args.model]
+outputs = [remove_reflections(load_model(path), photo)["transmission"] for _, path in models]
+titles = [label for label, _ in models]
+if args.model:
+    titles = [f"{label}: {psnr(output, clean):.2f} dB" for label, output in zip(titles, outputs)]
+grid = image_grid([[photo, *outputs, clean]], titles=("photo through glass", *titles, "clean scene"))
+print(save_image(args.output, grid))
