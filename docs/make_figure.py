@@ -2,7 +2,7 @@
 With ``--model LABEL=PATH`` (repeatable), one column per model instead, each titled with its PSNR.
 
 Run from the project root after docs/make_example.py: python docs/make_figure.py
-    python docs/make_figure.py --model "GPU a=runs/gpu/a_7649" -o docs/example_models.png
+    python docs/make_figure.py --model "GPU a=runs/gpu/a_7649" -o docs/example_models.jpg
 """
 
 import argparse

@@ -10,7 +10,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from rrgan.layers import CaffeInput, SobelEdges
+from rrgan.layers import CaffeInput, SobelEdges, edge_pad
+from rrgan.models.generator import SCALED_OUTPUTS
 
 MULTISCALE_WEIGHTS = {"transmission_quarter": 0.6, "transmission_half": 0.8, "transmission": 1.0}
 VGG_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv2", "block4_conv2", "block5_conv2")
@@ -36,13 +37,18 @@ def pixel_loss(prediction, target, norm: str = "l1"):
 
 
 def multiscale_loss(outputs: dict, target):
-    """MSE at 1/4, 1/2 and full size, weighted 0.6 / 0.8 / 1.0 (Qian et al.). The target is
-    brought down by averaging (area resize, which not every backend has)."""
+    """MSE at 1/4, 1/2 and full size, weighted 0.6 / 0.8 / 1.0 (Qian et al.). The target comes down
+    to each scale as the generator brings the photo there: edge-padded to the output's size times
+    the scale, then averaged (an area resize would stretch a size the scale does not divide)."""
+    scales = {key: scale for scale, key in SCALED_OUTPUTS.items()}
     total = 0.0
     for key, weight in MULTISCALE_WEIGHTS.items():
         prediction = outputs[key]
-        factor = target.shape[1] // prediction.shape[1]
-        scaled = target if factor == 1 else ops.average_pool(target, factor, strides=factor, padding="valid")
+        scaled = target
+        if key in scales:
+            scale, size, wanted = scales[key], ops.shape(target), ops.shape(prediction)
+            padded = edge_pad(target, wanted[1] * scale - size[1], wanted[2] * scale - size[2])
+            scaled = ops.average_pool(padded, scale, strides=scale, padding="valid")
         total = total + weight * ops.mean(ops.square(prediction - scaled))
     return total
 

@@ -1,11 +1,13 @@
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from conftest import write_vgg19_npz
 
 from rrgan import losses
 from rrgan.errors import RRGANError
+from rrgan.layers import PadToMultiple
 from rrgan.models.vgg19 import VGG19_WEIGHTS_VARIABLE, load_vgg19_npz
 
 rng = np.random.default_rng(0)
@@ -52,6 +54,17 @@ def test_psnr_pixel_loss_is_minus_the_mean_psnr_and_weighs_near_exact_images_mor
     assert near == pytest.approx(10 * far, rel=1e-3)  # the image that is nearly right is pulled hardest
     far, near = gradient_per_image("mse")
     assert near == pytest.approx(far / 10, rel=1e-3)  # MSE pulls it ten times less
+
+
+def test_multiscale_loss_scales_the_target_as_the_generator_scales_the_photo():
+    # 36 x 44 is no multiple of the generator's 8: its scaled outputs are of the edge-padded photo
+    # (40 x 48), so an output that keeps the photo at every scale must cost nothing.
+    photo = _image(36, 44)
+    padded = PadToMultiple(8)(photo)
+    outputs = {"transmission": photo,
+               "transmission_half": np.asarray(keras.layers.AveragePooling2D(2)(padded)),
+               "transmission_quarter": np.asarray(keras.layers.AveragePooling2D(4)(padded))}
+    assert _f(losses.multiscale_loss(outputs, photo)) == pytest.approx(0.0, abs=1e-10)
 
 
 def test_multiscale_weights_small_scales_less():
