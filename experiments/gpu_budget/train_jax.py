@@ -16,10 +16,8 @@ turns one into a weights folder that the TensorFlow package loads (``rrgan-eval 
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -27,6 +25,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
+from packed import decode_all  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from rrgan import losses  # noqa: E402
@@ -39,14 +38,6 @@ MAX_SIGMA = 5.0  # the largest blur of every recipe's default range: fixes the k
 
 
 # ---- data: decoded once, kept on the GPU as uint8 --------------------------------------------
-
-def decode_all(data: np.lib.npyio.NpzFile, key: str) -> np.ndarray:
-    blob, offsets = data[f"{key}_bytes"], data[f"{key}_offsets"]
-    chunks = [blob[offsets[i]:offsets[i + 1]].tobytes() for i in range(len(offsets) - 1)]
-    with ThreadPoolExecutor() as pool:
-        images = list(pool.map(lambda b: np.asarray(Image.open(io.BytesIO(b)).convert("RGB")), chunks))
-    return np.stack(images)
-
 
 def random_window(image, key, crop: int, scale_range: tuple[float, float]):
     """A random square of side crop / scale (clipped to the image) resized to ``crop``, maybe

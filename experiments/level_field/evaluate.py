@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).parent))
-from level_net import STRIDE, build_level_net, corrected, thumbnail  # noqa: E402
+from level_net import STRIDE, build_level_net, corrected, thumbnail_size  # noqa: E402
 
 from rrgan.data.images import read_rgb  # noqa: E402
 from rrgan.data.pairs import find_pair_sets  # noqa: E402
@@ -38,8 +38,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 def outputs(model, image: np.ndarray, generated: np.ndarray) -> tuple[np.ndarray, ...]:
     level = corrected(model, image)
-    small = thumbnail(tf.constant(image[None], tf.float32)).shape[1:3]
-    cells = (-(-small[0] // STRIDE), -(-small[1] // STRIDE))
+    cells = tuple(-(-side // STRIDE) for side in thumbnail_size(*image.shape[:2]))
     g = generated / 255.0
     change = lowpass(level, cells) - lowpass(g, cells)
     coarse = tuple(-(-c // 2) for c in cells)

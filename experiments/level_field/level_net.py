@@ -37,11 +37,15 @@ def apply_field(image: tf.Tensor, field: tf.Tensor, thumb_size) -> tf.Tensor:
     return image * tf.exp(field[..., :3]) + field[..., 3:]
 
 
+def thumbnail_size(height: int, width: int) -> tuple[int, int]:
+    """A photo's size scaled to a short side of THUMB, aspect kept."""
+    scale = THUMB / min(height, width)
+    return max(THUMB, round(height * scale)), max(THUMB, round(width * scale))
+
+
 def thumbnail(image: tf.Tensor) -> tf.Tensor:
     height, width = image.shape[1], image.shape[2]
-    scale = THUMB / min(height, width)
-    return tf.image.resize(image, (max(THUMB, round(height * scale)), max(THUMB, round(width * scale))),
-                           "area" if scale < 1 else "bilinear")
+    return tf.image.resize(image, thumbnail_size(height, width), "area" if min(height, width) > THUMB else "bilinear")
 
 
 def corrected(model: keras.Model, image_uint8: np.ndarray) -> np.ndarray:

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import time
 from pathlib import Path
@@ -14,18 +13,12 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1] / "gpu_budget")]
 from level_net import THUMB, apply_field, build_level_net  # noqa: E402
+from packed import decode_all  # noqa: E402
 
 CELLS = (2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128)
-
-
-def decode_all(data, key: str) -> np.ndarray:
-    blob, offsets = data[f"{key}_bytes"], data[f"{key}_offsets"]
-    return np.stack([np.asarray(Image.open(io.BytesIO(blob[a:b].tobytes())).convert("RGB"))
-                     for a, b in zip(offsets[:-1], offsets[1:])])
 
 
 def boxes(count: int, rng: np.random.Generator) -> np.ndarray:
