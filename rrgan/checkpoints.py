@@ -21,6 +21,8 @@ def network_objects(networks: Networks, average_generator: keras.Model | None) -
     """The networks' names in a checkpoint (the frozen backbone is not saved: it comes from its package)."""
     objects = dict(edge_net=networks.edge_net, attention_net=networks.attention_net, generator=networks.generator,
                    discriminator=networks.discriminator)
+    if networks.level_net is not None:
+        objects["level_net"] = networks.level_net
     if average_generator is not None:
         objects[AVERAGE_GENERATOR] = average_generator
     return objects
@@ -28,8 +30,23 @@ def network_objects(networks: Networks, average_generator: keras.Model | None) -
 
 def best_or_latest(workdir: str | Path) -> str | None:
     """The checkpoint a user should get from a work dir: the best by validation, else the latest."""
-    folder = Path(workdir) / CHECKPOINTS
-    return tf.train.latest_checkpoint(str(folder / BEST)) or tf.train.latest_checkpoint(str(folder))
+    return tf.train.latest_checkpoint(str(Path(workdir) / CHECKPOINTS / BEST)) or latest(workdir)
+
+
+def latest(workdir: str | Path) -> str | None:
+    """The latest checkpoint of a work dir."""
+    return tf.train.latest_checkpoint(str(Path(workdir) / CHECKPOINTS))
+
+
+def restore_level_net(path: str, level_net: keras.Model) -> None:
+    """The Level-net alone from a full training checkpoint: the level stage trains it after the
+    generator's best checkpoint was kept, so a user's model takes it from the latest one."""
+    status = tf.train.Checkpoint(level_net=level_net).restore(path)
+    try:
+        status.assert_existing_objects_matched()
+    except AssertionError as err:
+        raise RRGANError(f"{path}: checkpoint holds no Level-net ({str(err).splitlines()[0]})") from None
+    status.expect_partial()
 
 
 def restore_networks(path: str, networks: Networks, average_generator: keras.Model | None) -> None:

@@ -101,6 +101,12 @@ class DataConfig:
     # This share of the synthetic pairs has no reflection at all (input = target): photos taken
     # without glass between them and the scene should come back as they went in.
     clean_fraction: float = 0.0
+    # The level stage's whole-photo views: this share of each batch are real pairs, this share
+    # clean photos (their own target), the rest photos under a synthetic veil (a photo averaged
+    # to a few cells and added with a gain drawn from level_veil_strength, tinted +-20%).
+    level_real_fraction: float = 0.55
+    level_clean_fraction: float = 0.2
+    level_veil_strength: tuple[float, float] = (0.1, 0.7)
     shuffle_buffer: int = 512  # records in the shuffle buffer
     cache: bool = True  # keep the encoded records in memory after the first pass
     default_photos: int = 96  # scenes drawn for the embedded default data
@@ -120,6 +126,11 @@ class DataConfig:
                 raise ConfigError(f"data.{name} must be in [0, 1), got {getattr(self, name)}")
         if not 0.0 <= self.clean_fraction <= 1.0:
             raise ConfigError(f"data.clean_fraction must be in [0, 1], got {self.clean_fraction}")
+        level_shares = (self.level_real_fraction, self.level_clean_fraction)
+        if min(level_shares) < 0.0 or sum(level_shares) > 1.0:
+            raise ConfigError(f"data.level_real_fraction and data.level_clean_fraction must be at least 0 and add up "
+                              f"to at most 1, got {level_shares}")
+        _check_range("data.level_veil_strength", self.level_veil_strength)
         if self.pair_max_shift < 0:
             raise ConfigError(f"data.pair_max_shift must be at least 0, got {self.pair_max_shift}")
         _check_range("data.pair_brightness_ratio", self.pair_brightness_ratio)
@@ -166,6 +177,15 @@ class ModelConfig:
     nafnet_decoder_blocks: tuple[int, ...] = (1, 1, 1)
     discriminator_width: int = 64  # channels of its first layer (doubled per layer, up to 8x)
     discriminator_layers: int = 5  # stride-2 layers: the patch a score sees
+    # A fifth network that sees the whole photo at once: from a thumbnail of level_thumbnail pixels
+    # on its short side it predicts a colour gain and offset per cell of 16 thumbnail pixels, the
+    # level a reflection (and the capture) moved, which tiles of the photo cannot see
+    # (rrgan.models.level_net). The transmission's low frequencies are moved level_mix of the way to
+    # the photo under that field (rrgan.level). Off by default: configs before it keep their model.
+    level_net: bool = False
+    level_thumbnail: int = 128
+    level_width: int = 64  # channels of its head
+    level_mix: float = 0.5
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:
@@ -177,6 +197,10 @@ class ModelConfig:
                 if len(getattr(self, key)) != self.generator_depth:
                     raise ConfigError(f"model.{key} needs one block count per level (model.generator_depth="
                                       f"{self.generator_depth}), got {getattr(self, key)}")
+        if self.level_thumbnail < 32 or self.level_thumbnail % 16:
+            raise ConfigError(f"model.level_thumbnail must be a multiple of 16 from 32 on, got {self.level_thumbnail}")
+        if not 0.0 <= self.level_mix <= 1.0:
+            raise ConfigError(f"model.level_mix must be in [0, 1], got {self.level_mix}")
         if self.attention_scale < 1:
             raise ConfigError(f"model.attention_scale must be at least 1, got {self.attention_scale}")
         if self.generator_blocks < 0:
@@ -199,10 +223,12 @@ class ModelConfig:
 def grows_into(trained: ModelConfig, model: ModelConfig) -> bool:
     """Whether networks of ``trained``'s architecture can start a run of ``model``'s: the same
     networks, the generator with as many or more bottleneck blocks, and a backbone's features where
-    ``trained`` had none (``grow_into``)."""
-    grown = {"generator_blocks": model.generator_blocks}
+    ``trained`` had none (``grow_into``), a level-net where it had none, and any ``level_mix``."""
+    grown = {"generator_blocks": model.generator_blocks, "level_mix": model.level_mix}
     if trained.backbone == "none":
         grown.update(backbone=model.backbone, backbone_stages=model.backbone_stages)
+    if not trained.level_net:
+        grown.update(level_net=model.level_net, level_thumbnail=model.level_thumbnail, level_width=model.level_width)
     return model.generator_blocks >= trained.generator_blocks and dataclasses.replace(trained, **grown) == model
 
 
@@ -237,11 +263,14 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation schedule of the two stages, checkpointing and logging."""
+    """Optimisation schedule of the stages, checkpointing and logging."""
 
     batch_size: int = 8  # crops per step, over all replicas
     aux_steps: int = 2000  # stage 1 (Edge-net, Attention-net)
     gan_steps: int = 20000  # stage 2 (generator, discriminator)
+    level_steps: int = 6000  # the level stage (the level-net alone, when model.level_net)
+    level_batch_size: int = 32  # whole-photo views per step of the level stage
+    level_learning_rate: float = 5e-4  # Adam, the level stage (cosine decay)
     aux_learning_rate: float = 1e-4  # Adam, stage 1
     generator_learning_rate: float = 1e-4  # Adam, stage 2
     discriminator_learning_rate: float = 1e-4
@@ -276,8 +305,9 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.batch_size < 1:
-            raise ConfigError(f"train.batch_size must be at least 1, got {self.batch_size}")
+        for name in ("batch_size", "level_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name} must be at least 1, got {getattr(self, name)}")
         for name in ("checkpoint_every", "sample_every", "log_every", "validation_every", "max_to_keep"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be at least 1, got {getattr(self, name)}")
@@ -454,9 +484,11 @@ def _tiny() -> Config:
         data=DataConfig(crop_size=64, shuffle_buffer=64, default_photos=48, default_photo_size=96),
         model=ModelConfig(attention_steps=2, attention_width=8, attention_blocks=1, edge_width=8,
                           edge_blocks=1, generator_width=8, generator_depth=2,
-                          generator_dilations=(2, 4), discriminator_width=8, discriminator_layers=3),
+                          generator_dilations=(2, 4), discriminator_width=8, discriminator_layers=3,
+                          level_thumbnail=32, level_width=8),
         loss=LossConfig(perceptual=0.0),
-        train=TrainConfig(batch_size=4, aux_steps=200, gan_steps=800, aux_learning_rate=1e-3,
+        train=TrainConfig(batch_size=4, aux_steps=200, gan_steps=800, level_steps=100, level_batch_size=8,
+                          aux_learning_rate=1e-3,
                           generator_learning_rate=1e-3, discriminator_learning_rate=1e-3,
                           adversarial_warmup_steps=200, ema_decay=0.0, checkpoint_every=100,
                           sample_every=100, log_every=10, validation_every=200),

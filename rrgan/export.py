@@ -1,4 +1,5 @@
-"""Export the generator bundle (Attention-net, Edge-net, generator) as ONE SavedModel for TF Serving.
+"""Export the generator bundle (Attention-net, Edge-net, generator, Level-net where there is one) as ONE
+SavedModel for TF Serving.
 
 Layout: ``<export_root>/<model_name>/<version>/`` with an integer version (the next free one by
 default), written under a temporary name and renamed, so TF Serving never sees half a version.
@@ -9,6 +10,10 @@ Signatures:
     remove_encoded(images: string [N]) -> transmission_png (string [N]): JPEG / PNG / BMP / GIF
         bytes in (as TF Serving's REST API receives base64), PNG bytes out.
     limits() -> max_pixels, max_batch (int64 scalars): the export's ``ServingLimits``.
+    remove_unlevelled(images) -> serving_default's outputs before the Level-net's whole-photo step, and
+    level(images, transmission: uint8 [N, H, W, 3]) -> transmission after it (``rrgan.level``; as it
+        was without a Level-net): the two halves of serving_default, for a caller that runs the first
+        in tiles of its own (``rrgan.inference.remove_reflections``) and the second once on the photo.
 Both run a photo larger than ``tile`` pixels in overlapping tiles inside the graph (``rrgan.tiling``),
 so a phone photo posted to TF Serving takes the memory of one tile, not of the whole photo. An export
 with a working size (``rrgan-export --working-megapixels``; none by default, as before) runs the
@@ -31,6 +36,7 @@ from rrgan.data.images import DEFAULT_MAX_PIXELS
 from rrgan.errors import RRGANError
 from rrgan.files import atomic_path
 from rrgan.headers import FORMATS, encoded_size
+from rrgan.level import level_step
 from rrgan.metrics import quantize
 from rrgan.models import Networks
 from rrgan.tiling import blend_tiles, check_tiles
@@ -39,6 +45,8 @@ from rrgan.working_size import at_working_size, check_working_pixels, working_sh
 SERVING_SIGNATURE = "serving_default"
 ENCODED_SIGNATURE = "remove_encoded"
 LIMITS_SIGNATURE = "limits"
+UNLEVELLED_SIGNATURE = "remove_unlevelled"
+LEVEL_SIGNATURE = "level"
 TILE, OVERLAP = 512, 64  # pixels; the defaults of rrgan-remove too
 _BLENDED_CHANNELS = {"transmission": 3, "attention": 1, "edge": 1}
 
@@ -127,8 +135,12 @@ class ServingBundle(tf.Module):
         self.attention_net = networks.attention_net
         self.generator = networks.generator
         self.backbone = networks.backbone
-        self.serve = tf.function(
-            self._serve, input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+        self.level_net = networks.level_net
+        images = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
+        self.serve = tf.function(self._serve, input_signature=[images])
+        self.serve_unlevelled = tf.function(self._serve_unlevelled, input_signature=[images])
+        self.level = tf.function(
+            self._level, input_signature=[images, tf.TensorSpec([None, None, None, 3], tf.uint8, name="transmission")])
         self.serve_encoded = tf.function(
             self._serve_encoded, input_signature=[tf.TensorSpec([None], tf.string, name="images")])
         self.limits = tf.function(lambda values: {key: tf.constant(value, tf.int64) for key, value in values.items()})
@@ -136,7 +148,8 @@ class ServingBundle(tf.Module):
     def signatures(self) -> dict:
         """The SavedModel's signatures by name."""
         return {SERVING_SIGNATURE: self.serve, ENCODED_SIGNATURE: self.serve_encoded,
-                LIMITS_SIGNATURE: self.limits.get_concrete_function(dataclasses.asdict(self.serving_limits))}
+                LIMITS_SIGNATURE: self.limits.get_concrete_function(dataclasses.asdict(self.serving_limits)),
+                UNLEVELLED_SIGNATURE: self.serve_unlevelled, LEVEL_SIGNATURE: self.level}
 
     def _remove_tile(self, images):
         outputs = self.networks.remove_reflection(tf.cast(images, tf.float32) / 255.0)
@@ -150,12 +163,26 @@ class ServingBundle(tf.Module):
         blended = self._blended(images)
         return quantize(blended[..., :3]), blended[..., 3:]
 
-    def _serve(self, images):
+    def _checked(self, images, signature: str):
+        """``images`` once they passed the limits (a request over them fails here)."""
         shape = tf.shape(images, out_type=tf.int64)
         area = shape[1] * shape[2]
         sizes = tf.tile(tf.stack([shape[1], shape[2], area])[tf.newaxis], [shape[0], 1])
-        with tf.control_dependencies(_check_images(self.serving_limits, SERVING_SIGNATURE, sizes, by_header=False)):
-            images = tf.identity(images)
+        with tf.control_dependencies(_check_images(self.serving_limits, signature, sizes, by_header=False)):
+            return tf.identity(images)
+
+    def _serve(self, images):
+        outputs = self._serve_unlevelled(images, SERVING_SIGNATURE)
+        transmission = level_step(self.networks, images, outputs["transmission"])
+        return {**outputs, "transmission": transmission, "reflection": _reflection(images, transmission)}
+
+    def _level(self, images, transmission):
+        images = self._checked(images, LEVEL_SIGNATURE)
+        return {"transmission": level_step(self.networks, images, transmission)}
+
+    def _serve_unlevelled(self, images, signature: str = UNLEVELLED_SIGNATURE):
+        images = self._checked(images, signature)
+        shape = tf.shape(images, out_type=tf.int64)
         if self.working_pixels:
             size = working_shape(shape[1], shape[2], self.working_pixels)
             transmission, maps = tf.cond(tf.reduce_all(size == tf.cast(shape[1:3], tf.int32)),
@@ -164,9 +191,7 @@ class ServingBundle(tf.Module):
         else:
             transmission, maps = self._full_size(images)
         attention, edge = tf.split(maps, 2, axis=-1)
-        # I - T of the transmission given back, clipped as a photo of it would be (rrgan.inference.reflection_layer)
-        reflection = tf.clip_by_value(tf.cast(images, tf.int16) - tf.cast(transmission, tf.int16), 0, 255)
-        return {"transmission": transmission, "reflection": tf.cast(reflection, tf.uint8),
+        return {"transmission": transmission, "reflection": _reflection(images, transmission),
                 "attention": attention, "edge": edge}
 
     def _serve_encoded(self, images):
@@ -179,6 +204,11 @@ class ServingBundle(tf.Module):
         with tf.control_dependencies(_check_images(self.serving_limits, ENCODED_SIGNATURE, sizes, by_header=True)):
             images = tf.identity(images)  # no image is decoded before every header passed
         return {"transmission_png": tf.map_fn(one, images, fn_output_signature=tf.string)}
+
+
+def _reflection(images, transmission):
+    """I - T, clipped as a photo of it would be (``rrgan.inference.reflection_layer``)."""
+    return tf.cast(tf.clip_by_value(tf.cast(images, tf.int16) - tf.cast(transmission, tf.int16), 0, 255), tf.uint8)
 
 
 def next_version(model_dir: Path) -> int:
@@ -209,7 +239,7 @@ def export_bundle(networks: Networks, export_root: str | Path, model_name: str =
     return final
 
 
-WEIGHT_FILES = ("edge_net", "attention_net", "generator")
+WEIGHT_FILES = ("edge_net", "attention_net", "generator", "level_net")  # the nets a user needs, where present
 
 
 def save_weights(networks: Networks, config: Config, folder: str | Path) -> Path:
@@ -221,7 +251,8 @@ def save_weights(networks: Networks, config: Config, folder: str | Path) -> Path
     with atomic_path(folder, folder=True) as temporary:
         config.save(temporary / "config.json")
         for name in WEIGHT_FILES:
-            getattr(networks, name).save_weights(str(temporary / f"{name}.weights.h5"))
+            if getattr(networks, name) is not None:
+                getattr(networks, name).save_weights(str(temporary / f"{name}.weights.h5"))
     return folder
 
 

@@ -9,6 +9,7 @@ are invisible and memory stays bounded by the tile size whatever the photo size.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +21,17 @@ from rrgan import WORKING_PIXELS, checkpoints
 from rrgan.config import Config
 from rrgan.data.images import WRITABLE_SUFFIXES
 from rrgan.errors import RRGANError
-from rrgan.export import OVERLAP, SERVING_SIGNATURE, TILE, WEIGHT_FILES, ServingBundle, find_saved_model, refusal
+from rrgan.export import (
+    LEVEL_SIGNATURE,
+    OVERLAP,
+    SERVING_SIGNATURE,
+    TILE,
+    UNLEVELLED_SIGNATURE,
+    WEIGHT_FILES,
+    ServingBundle,
+    find_saved_model,
+    refusal,
+)
 from rrgan.layers import dtype_policy
 from rrgan.models import Networks, build_generator, build_networks
 from rrgan.tiling import check_tiles, tile_grid, tile_weights
@@ -30,6 +41,24 @@ PRETRAINED = Path(__file__).parent / "pretrained"
 
 # (uint8 [1, H, W, 3]) -> dict of transmission / reflection (uint8), attention / edge (float32)
 ModelFunction = Callable[[tf.Tensor], dict]
+# (photo, transmission: uint8 [1, H, W, 3]) -> transmission, uint8 [1, H, W, 3]
+WholePhotoStep = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+
+
+@dataclass(frozen=True)
+class Remover:
+    """A model in its two halves: ``tiles``, the networks on a photo or any tile of it, and
+    ``whole_photo``, the Level-net's step on the whole photo and the transmission the tiles made
+    (``rrgan.level``). Called on photos it is the model function of both, as serving_default is."""
+
+    tiles: ModelFunction
+    whole_photo: WholePhotoStep
+
+    def __call__(self, images: tf.Tensor) -> dict:
+        outputs = dict(self.tiles(images))
+        transmission = self.whole_photo(images, outputs["transmission"])
+        reflection = tf.clip_by_value(tf.cast(images, tf.int16) - tf.cast(transmission, tf.int16), 0, 255)
+        return {**outputs, "transmission": transmission, "reflection": tf.cast(reflection, tf.uint8)}
 
 
 def is_workdir(path: str | Path) -> bool:
@@ -52,6 +81,8 @@ def load_workdir(workdir: str | Path) -> Networks:
     networks = build_networks(config.model)
     average = build_generator(config.model, name="generator_ema") if config.train.ema_decay else None
     checkpoints.restore_networks(path, networks, average)
+    if networks.level_net is not None:  # trained after the best generator was kept: the latest is its own
+        checkpoints.restore_level_net(checkpoints.latest(workdir), networks.level_net)
     return networks if average is None else networks.with_generator(average)
 
 
@@ -60,7 +91,8 @@ def load_weights(folder: str | Path) -> Networks:
     folder = Path(folder)
     networks = build_networks(load_config(folder).model)
     for name in WEIGHT_FILES:
-        getattr(networks, name).load_weights(str(folder / f"{name}.weights.h5"))
+        if getattr(networks, name) is not None:
+            getattr(networks, name).load_weights(str(folder / f"{name}.weights.h5"))
     return networks
 
 
@@ -105,17 +137,25 @@ def load_model(path: str | Path | None = None, precision: str = "auto") -> Model
     if path is not None and not Path(path).exists():
         raise RRGANError(f"{path}: no such model (give a SavedModel folder or a training work dir)")
     if path is None or (Path(path) / "config.json").is_file():
-        return ServingBundle(load_networks(path, precision)).serve
+        bundle = ServingBundle(load_networks(path, precision))
+        return Remover(bundle.serve_unlevelled,
+                       lambda images, transmission: bundle.level(images, transmission)["transmission"])
     path = find_saved_model(path)
-    signature = tf.saved_model.load(str(path)).signatures[SERVING_SIGNATURE]
+    signatures = tf.saved_model.load(str(path)).signatures
 
-    def run(images):
-        try:
-            return signature(images=images)
-        except tf.errors.InvalidArgumentError as err:  # over the limits it was exported with
-            raise RRGANError(f"{path}: {refusal(err)}") from None
+    def refused(function):
+        def run(*args):
+            try:
+                return function(*args)
+            except tf.errors.InvalidArgumentError as err:  # over the limits it was exported with
+                raise RRGANError(f"{path}: {refusal(err)}") from None
+        return run
 
-    return run
+    if UNLEVELLED_SIGNATURE not in signatures:  # exported before the Level-net
+        return refused(lambda images: signatures[SERVING_SIGNATURE](images=images))
+    return Remover(refused(lambda images: signatures[UNLEVELLED_SIGNATURE](images=images)),
+                   refused(lambda images, transmission: signatures[LEVEL_SIGNATURE](
+                       images=images, transmission=transmission)["transmission"]))
 
 
 # The 8 symmetries of the square as (quarter turns, flipped left-right first), ordered so that a
@@ -129,6 +169,8 @@ def with_tta(model: ModelFunction, count: int = 8) -> ModelFunction:
     blur and a scene's edges do not depend on orientation; the network's errors partly do."""
     if not 1 <= count <= len(TTA_TRANSFORMS):
         raise RRGANError(f"--tta takes 1 to {len(TTA_TRANSFORMS)} transforms, got {count}")
+    if isinstance(model, Remover):  # the whole-photo step sees the photo once, as it is
+        return Remover(with_tta(model.tiles, count), model.whole_photo)
     transforms = TTA_TRANSFORMS[:count]
 
     def averaged(images: tf.Tensor) -> dict:
@@ -201,22 +243,26 @@ def remove_reflections(model: ModelFunction, image: np.ndarray, tile: int = TILE
     model's correction and map are upsampled and applied at full size (``rrgan.working_size``);
     ``working_pixels=0`` runs the model at full size. Either way the model runs in overlapping tiles
     when larger than ``tile`` (the tiles and weights of ``rrgan.tiling``; a SavedModel of rrgan also
-    tiles inside, so this path serves any model function and any tile size). ``progress(done, total)``
-    is called after each tile, for a progress bar on large photos."""
+    tiles inside, so this path serves any model function and any tile size). A ``Remover``'s whole-photo
+    step then runs once on the full-size photo. ``progress(done, total)`` is called after each tile, for a
+    progress bar on large photos."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise RRGANError(f"expected an RGB image [H, W, 3], got shape {image.shape}")
     check_tiles(tile, overlap)
     check_working_pixels(working_pixels)
+    tiles = model.tiles if isinstance(model, Remover) else model
     size = working_shape(*image.shape[:2], working_pixels)
     if tuple(size.numpy()) == image.shape[:2]:
-        blended = _tiled(model, image, tile, overlap, progress)
+        blended = _tiled(tiles, image, tile, overlap, progress)
         transmission, attention = _to_uint8(blended[..., :3]), blended[..., 3]
     else:
         def run(small):
-            return tf.constant(_tiled(model, small[0].numpy(), tile, overlap, progress)[None])
+            return tf.constant(_tiled(tiles, small[0].numpy(), tile, overlap, progress)[None])
 
         transmission, attention = (x[0].numpy() for x in at_working_size(run, tf.constant(image[None]), size))
         attention = attention[..., 0]
+    if isinstance(model, Remover):
+        transmission = np.asarray(model.whole_photo(tf.constant(image[None]), tf.constant(transmission[None]))[0])
     return {"transmission": np.ascontiguousarray(transmission), "reflection": reflection_layer(image, transmission),
             "map": _to_uint8(attention)}
 

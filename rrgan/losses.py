@@ -125,6 +125,16 @@ def auxiliary_losses(attention_maps, edges, image, target, config) -> dict:
     return {"attention": attention, "edge": edge, "aux_total": config.attention * attention + config.edge * edge}
 
 
+LEVEL_POOL = 4  # the level loss compares 4x4 means: the field is smooth, the views' detail is not its job
+
+
+def level_loss(prediction, target):
+    """MSE between 4x4 means of prediction and target: the Level-net's loss, blind to the detail
+    that a smooth field cannot (and should not try to) fix."""
+    pooled = ops.average_pool(prediction - target, LEVEL_POOL, LEVEL_POOL, padding="valid")
+    return ops.mean(ops.square(pooled))
+
+
 def _bce_logits(logits, label: float):
     return ops.mean(ops.binary_crossentropy(ops.full_like(logits, label), logits, from_logits=True))
 

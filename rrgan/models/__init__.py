@@ -8,21 +8,25 @@ from dataclasses import dataclass
 import keras
 
 from rrgan.config import ModelConfig
+from rrgan.layers import dtype_policy
 from rrgan.models.attention_net import build_attention_net
 from rrgan.models.backbone import build_backbone
 from rrgan.models.discriminator import build_discriminator
 from rrgan.models.edge_net import build_edge_net
+from rrgan.models.level_net import build_level_net
 from rrgan.models.nafnet import build_nafnet_generator
 from rrgan.models.unet import build_unet_generator
 
 
 @dataclass(frozen=True)
 class Networks:
-    """Edge-net, Attention-net, generator and discriminator of one run, and the frozen pretrained
-    backbone (None without one) whose features the Edge-net and the generator share.
+    """Edge-net, Attention-net, generator and discriminator of one run, the frozen pretrained
+    backbone (None without one) whose features the Edge-net and the generator share, and the
+    Level-net (None without one) with the settings of its whole-photo step (``rrgan.level``).
 
     ``guidance`` and ``generate`` are the wiring (photo -> backbone features, attention, edges ->
-    generator), used by training, export and inference alike.
+    generator), used by training, export and inference alike; ``remove_reflection`` works on
+    tiles, the Level-net's step on the whole photo after them.
     """
 
     edge_net: keras.Model
@@ -30,6 +34,9 @@ class Networks:
     generator: keras.Model
     discriminator: keras.Model
     backbone: keras.Model | None = None
+    level_net: keras.Model | None = None
+    level_mix: float = 0.0
+    level_thumbnail: int = 128
 
     def guidance(self, images, training: bool = False) -> dict:
         """What the generator is given besides the photo: ``features`` (list), ``attention_maps``
@@ -75,10 +82,17 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
 
 
 def build_networks(config: ModelConfig) -> Networks:
+    """The networks of ``config``; the Level-net in float32 whatever the dtype policy: it is cheap
+    (a thumbnail), and its field sets the level of every pixel."""
+    level_net = None
+    if config.level_net:
+        with dtype_policy("float32"):
+            level_net = build_level_net(config)
     return Networks(edge_net=build_edge_net(config), attention_net=build_attention_net(config),
                     generator=build_generator(config), discriminator=build_discriminator(config),
-                    backbone=build_backbone(config))
+                    backbone=build_backbone(config), level_net=level_net, level_mix=config.level_mix,
+                    level_thumbnail=config.level_thumbnail)
 
 
 __all__ = ["Networks", "build_networks", "build_attention_net", "build_backbone", "build_discriminator",
-           "build_edge_net", "build_generator", "grow_into"]
+           "build_edge_net", "build_generator", "build_level_net", "grow_into"]

@@ -10,6 +10,7 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Callable
 
 import keras
 import numpy as np
@@ -163,8 +164,9 @@ class SampleGrid(_Periodic):
 
 
 class Validation(_Periodic):
-    """Scores of the generator on each validation set beside its identity baseline, to CSV,
-    TensorBoard and the console; the best model's are kept in ``best.json``.
+    """Scores of ``remove`` (float photos -> float transmissions: the model as the stage trains it)
+    on each validation set beside its identity baseline, to CSV, TensorBoard and the console; the
+    best model's are kept in ``best.json``.
 
     The run's best model (``rrgan.metrics.model_rank``: beating identity in PSNR and SSIM on every
     set first, then the mean PSNR gain over identity) is saved by ``best_manager``: short runs
@@ -172,11 +174,11 @@ class Validation(_Periodic):
     stops once that many validations in a row found no better model.
     """
 
-    def __init__(self, stage, optimizer, networks: Networks, sets: dict[str, tf.data.Dataset], csv_path: Path,
-                 tensorboard_dir: Path, every: int, best_manager: tf.train.CheckpointManager | None = None,
-                 patience: int = 0):
+    def __init__(self, stage, optimizer, remove: Callable[[tf.Tensor], tf.Tensor], sets: dict[str, tf.data.Dataset],
+                 csv_path: Path, tensorboard_dir: Path, every: int,
+                 best_manager: tf.train.CheckpointManager | None = None, patience: int = 0):
         super().__init__(stage, optimizer, every)
-        self.networks, self.sets, self.csv_path = networks, sets, csv_path
+        self.remove, self.sets, self.csv_path = remove, sets, csv_path
         self.best_manager, self.patience = best_manager, patience
         self.writer = tf.summary.create_file_writer(str(tensorboard_dir / "validation"))
         self.best_rank, self.best_step = best_record(best_manager)
@@ -187,7 +189,7 @@ class Validation(_Periodic):
             self.step - self.best_step >= self.patience * self.every)
 
     def act(self):
-        scores = validation_scores(lambda images: self.networks.remove_reflection(images)["transmission"], self.sets)
+        scores = validation_scores(self.remove, self.sets)
         rank = model_rank(scores)
         gain = rank[1]
         append_csv(self.csv_path, ["stage", "step", "set", *SCORE_NAMES],
@@ -209,7 +211,8 @@ class Validation(_Periodic):
                 write_best_record(self.best_manager, rank, self.step, scores)
         print(f"\nvalidation at {self.stage} step {self.step}: mean PSNR gain {gain:+.3f} dB"
               + ("" if rank[0] else ", not above identity on every set")
-              + (" (best so far)" if improved else "") + "\n" + "\n".join(lines), flush=True)
+              + (" (best so far)" if improved and self.best_manager is not None else "")
+              + "\n" + "\n".join(lines), flush=True)
         if self.patience_spent():
             self.model.stop_training = True
             print(f"no better model in {self.patience} validations: {self.stage} stage stops early at step "

@@ -1,4 +1,4 @@
-"""A training run: work dir, strategy, networks, both stages, checkpoints and resume.
+"""A training run: work dir, strategy, networks, the stages, checkpoints and resume.
 
 Everything a run makes lives in its work dir::
 
@@ -33,6 +33,7 @@ import tensorflow as tf
 from rrgan import checkpoints
 from rrgan.config import Config, ConfigError, TrainConfig, grows_into, preset
 from rrgan.data.default import write_default_pairs, write_default_photos
+from rrgan.data.level_views import level_dataset
 from rrgan.data.pipeline import (
     collect_sources,
     evaluation_subset,
@@ -44,13 +45,15 @@ from rrgan.export import export_bundle
 from rrgan.files import atomic_write
 from rrgan.inference import compute_precision, is_workdir, load_config, load_networks
 from rrgan.layers import dtype_policy
+from rrgan.level import levelled_transmission
 from rrgan.losses import build_perceptual_features
 from rrgan.metrics import validation_scores
 from rrgan.models import Networks, build_generator, build_networks, grow_into
 from rrgan.training import callbacks as cb
-from rrgan.training.trainers import AuxiliaryTrainer, GANTrainer
+from rrgan.training.trainers import AuxiliaryTrainer, GANTrainer, LevelTrainer
 
-STAGES = ("aux", "gan")
+STAGES = ("aux", "gan", "level")  # the level stage trains only where the model has a Level-net
+LEVEL_LEARNING_RATE_FLOOR = 0.05  # the level stage's cosine decay ends at this share of its rate
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class RunResult:
     workdir: Path
     aux_step: int
     gan_step: int
+    level_step: int
     validation: dict | None  # the scores of the exported model, at validation_step
     validation_step: int | None
     export: Path | None
@@ -288,6 +292,11 @@ class Run:
             discriminator_optimizer=_adam(train.discriminator_learning_rate, train.gan_beta_1, train.gan_steps, train),
             aux_optimizer=(_adam(train.aux_finetune_learning_rate, train.aux_beta_1, train.gan_steps, train)
                            if fine_tune else None))
+        self.level_trainer = None
+        if self.networks.level_net is not None:
+            self.level_trainer = LevelTrainer(self.networks)
+            self.level_trainer.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
+                train.level_learning_rate, max(train.level_steps, 1), alpha=LEVEL_LEARNING_RATE_FLOOR)))
         self._build_optimizers()
         trackables = dict(
             **checkpoints.network_objects(self.networks, self.average_generator),
@@ -295,6 +304,8 @@ class Run:
             discriminator_optimizer=self.gan_trainer.discriminator_optimizer)
         if fine_tune:
             trackables["aux_finetune_optimizer"] = self.gan_trainer.aux_optimizer
+        if self.level_trainer is not None:
+            trackables["level_optimizer"] = self.level_trainer.optimizer
         self.checkpoint = tf.train.Checkpoint(**trackables)
         folder = self.workdir / checkpoints.CHECKPOINTS
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(folder), max_to_keep=train.max_to_keep)
@@ -322,6 +333,8 @@ class Run:
         names = ["edge_net", "attention_net", "generator"]
         if init is not None and is_workdir(init):
             names.append("discriminator")  # weights folders carry none: it starts fresh
+        if trained.level_net is not None:
+            names.append("level_net")
         for name in names:
             grow_into(getattr(trained, name), getattr(self.networks, name))
 
@@ -333,6 +346,8 @@ class Run:
         self.gan_trainer.discriminator_optimizer.build(self.networks.discriminator.trainable_variables)
         if self.gan_trainer.aux_optimizer is not None:
             self.gan_trainer.aux_optimizer.build(aux_variables)
+        if self.level_trainer is not None:
+            self.level_trainer.optimizer.build(self.networks.level_net.trainable_variables)
 
     @property
     def aux_step(self) -> int:
@@ -343,16 +358,24 @@ class Run:
         return int(self.gan_trainer.generator_optimizer.iterations.numpy())
 
     @property
+    def level_step(self) -> int:
+        return 0 if self.level_trainer is None else int(self.level_trainer.optimizer.iterations.numpy())
+
+    @property
     def inference_networks(self) -> Networks:
         """The networks as a user gets them: with the EMA generator where there is one."""
         if self.average_generator is None:
             return self.networks
         return self.networks.with_generator(self.average_generator)
 
-    def _dataset(self, step: int) -> tf.data.Dataset:
+    def _dataset(self, stage: str, step: int) -> tf.data.Dataset:
         # A resumed run continues with fresh batches instead of replaying the ones it already saw.
-        dataset = training_dataset(self.sources, self.config.data, self.config.train.batch_size,
-                                   seed=self.config.train.seed + step)
+        config, seed = self.config, self.config.train.seed + step
+        if stage == "level":
+            dataset = level_dataset(self.sources, config.data, config.train.level_batch_size,
+                                    config.model.level_thumbnail, seed)
+        else:
+            dataset = training_dataset(self.sources, config.data, config.train.batch_size, seed=seed)
         return _distributable(dataset)
 
     @property
@@ -365,16 +388,20 @@ class Run:
         """The four crops whose results every sample grid of the run shows, drawn once for both stages."""
         return next(iter(training_dataset(self.sources, self.config.data, 4, seed=12345)))
 
-    def _common_callbacks(self, stage: str, optimizer, total_steps: int) -> list:
+    def _logging_callbacks(self, stage: str, optimizer, total_steps: int, batch_size: int) -> list:
         train = self.config.train
-        sample = self._sample_batch
-        lines = ([cb.ProgressLines(stage, optimizer, total_steps, train.batch_size, train.log_every)]
+        lines = ([cb.ProgressLines(stage, optimizer, total_steps, batch_size, train.log_every)]
                  if self.progress and not self._progress_bar else [])
         return lines + [
             cb.LossLog(stage, optimizer, self.workdir / "losses.csv", self.workdir / "tensorboard", train.log_every),
             cb.PeriodicCheckpoint(stage, optimizer, self.manager, train.checkpoint_every),
+        ]
+
+    def _common_callbacks(self, stage: str, optimizer, total_steps: int) -> list:
+        sample = self._sample_batch
+        return self._logging_callbacks(stage, optimizer, total_steps, self.config.train.batch_size) + [
             cb.SampleGrid(stage, optimizer, self.inference_networks, sample["input"].numpy(),
-                          sample["target"].numpy(), self.workdir / "samples", train.sample_every),
+                          sample["target"].numpy(), self.workdir / "samples", self.config.train.sample_every),
         ]
 
     def train_aux(self, steps: int) -> None:
@@ -396,10 +423,12 @@ class Run:
         callbacks += self._common_callbacks("gan", optimizer, steps)
         validation = None
         if self.validation_sets:
-            validation = cb.Validation("gan", optimizer, self.inference_networks, self.validation_sets,
-                                       self.workdir / "validation.csv", self.workdir / "tensorboard",
-                                       train.validation_every, self.best_manager if self.chief else None,
-                                       train.early_stop_patience)
+            networks = self.inference_networks
+            validation = cb.Validation("gan", optimizer,
+                                       lambda images: networks.remove_reflection(images)["transmission"],
+                                       self.validation_sets, self.workdir / "validation.csv",
+                                       self.workdir / "tensorboard", train.validation_every,
+                                       self.best_manager if self.chief else None, train.early_stop_patience)
             if validation.patience_spent():
                 print(f"gan stage stopped early at step {self.gan_step} (train.early_stop_patience); not resumed")
                 return
@@ -413,6 +442,22 @@ class Run:
                 self.gan_trainer.adversarial = adversarial
                 self._train_steps("gan", self.gan_trainer, optimizer, end - self.gan_step, callbacks)
 
+    def train_level(self, steps: int) -> None:
+        """The level stage: the Level-net alone on whole-photo views. Its validations score the model
+        with the level step (``rrgan.level``) and keep no best: the generator's best stays the run's,
+        and users get the latest Level-net with it (``rrgan.inference.load_workdir``)."""
+        remaining = steps - self.level_step
+        if remaining <= 0:
+            return
+        train, optimizer = self.config.train, self.level_trainer.optimizer
+        callbacks = self._logging_callbacks("level", optimizer, steps, train.level_batch_size)
+        if self.validation_sets:
+            networks = self.inference_networks
+            callbacks.append(cb.Validation("level", optimizer, lambda images: levelled_transmission(networks, images),
+                                           self.validation_sets, self.workdir / "validation.csv",
+                                           self.workdir / "tensorboard", train.validation_every))
+        self._train_steps("level", self.level_trainer, optimizer, remaining, callbacks)
+
     def _gan_phases(self, steps: int) -> list[tuple[int, bool]]:
         """Stage 2 as (last step, discriminator in the step) phases: one, or two split at the decay's start."""
         adversarial = self.config.loss.adversarial > 0
@@ -423,7 +468,7 @@ class Run:
     def _train_steps(self, stage: str, trainer: keras.Model, optimizer, steps: int, callbacks: list) -> None:
         """Train, and end the run with Stopped after a signal, with a checkpoint of the step it stopped at
         (saved here after a stop between steps, or by the stage's end when the signal came then)."""
-        dataset = self._dataset(int(optimizer.iterations.numpy()))
+        dataset = self._dataset(stage, int(optimizer.iterations.numpy()))
         if train_steps(self.strategy, trainer, dataset, steps, callbacks, self._progress_bar, self.stop):
             checkpoints.save(self.manager)
         if self.stop.requested:
@@ -434,9 +479,14 @@ class Run:
 
     def exported_scores(self) -> tuple[dict | None, int | None]:
         """Validation scores of the model the run exports (the best one, else the latest) and its gan
-        step: as recorded when it was saved, or computed now for a record that kept no scores."""
+        step: as recorded when it was saved, or computed now for a record that kept no scores or a
+        model with a trained Level-net (the step is then the level stage's)."""
         if not self.validation_sets:
             return None, None
+        if self.level_step > 0:
+            networks = load_networks(self.workdir)
+            return validation_scores(lambda images: levelled_transmission(networks, images),
+                                     self.validation_sets), self.level_step
         record = cb.read_best_record(self.best_manager.directory)
         if record is None:
             networks, step = self.inference_networks, self.gan_step
@@ -467,7 +517,8 @@ def run_config(workdir: str | Path, preset_name: str | None = None, overrides: S
 def train(config: Config | None, workdir: str | Path, data: Sequence[str | Path] = (),
           validation: Sequence[str | Path] = (), stages: Sequence[str] = STAGES, progress: bool = True,
           init: str | Path | None = None, photos: Sequence[str | Path] = ()) -> RunResult:
-    """Train the selected stages to ``config.train.aux_steps`` / ``gan_steps`` on the pair sets of ``data``
+    """Train the selected stages to ``config.train.aux_steps`` / ``gan_steps`` / ``level_steps`` (the last
+    only where ``config.model.level_net``) on the pair sets of ``data``
     and the clean photos of ``photos`` (synthesis), resuming from the work dir
     (or, in a new work dir, starting from the trained networks of ``init``: '' means the shipped
     weights). ``config=None`` takes it as ``rrgan-train`` does (``run_config``): the work dir's own
@@ -483,9 +534,11 @@ def train(config: Config | None, workdir: str | Path, data: Sequence[str | Path]
             run.train_aux(config.train.aux_steps)
         if "gan" in stages:
             run.train_gan(config.train.gan_steps)
+        if "level" in stages and run.level_trainer is not None:
+            run.train_level(config.train.level_steps)
     exported = None
-    if run.chief and run.gan_step > 0:
+    if run.chief and run.gan_step + run.level_step > 0:
         exported = export_bundle(load_networks(run.workdir), run.workdir / "export", "rrgan",
-                                 version=run.aux_step + run.gan_step, exist_ok=True)
+                                 version=run.aux_step + run.gan_step + run.level_step, exist_ok=True)
     scores, scores_step = run.exported_scores()
-    return RunResult(run.workdir, run.aux_step, run.gan_step, scores, scores_step, exported)
+    return RunResult(run.workdir, run.aux_step, run.gan_step, run.level_step, scores, scores_step, exported)

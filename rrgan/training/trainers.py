@@ -1,6 +1,7 @@
-"""The two training stages as ``keras.Model`` subclasses with custom ``train_step`` (Keras GAN idiom).
+"""The training stages as ``keras.Model`` subclasses with custom ``train_step`` (Keras GAN idiom).
 
-Batches are dicts from ``rrgan.data.pipeline.training_dataset``. Losses are divided by the
+Batches are dicts from ``rrgan.data.pipeline.training_dataset`` (``rrgan.data.level_views.level_dataset``
+for the level stage). Losses are divided by the
 number of replicas so that summed gradients under ``tf.distribute`` equal the global mean.
 """
 
@@ -12,6 +13,7 @@ import tensorflow as tf
 from rrgan import losses
 from rrgan.config import LossConfig
 from rrgan.models import Networks
+from rrgan.models.level_net import apply_field
 
 
 def _replicas() -> int:
@@ -174,3 +176,29 @@ class GANTrainer(keras.Model):
             self.aux_optimizer.apply(tape.gradient(aux_loss, aux_variables), aux_variables)
         del tape
         return self.trackers.update(values)
+
+
+class LevelTrainer(keras.Model):
+    """The level stage: the Level-net alone, on whole-photo views, by ``losses.level_loss`` between
+    the view under its field and the target. It needs nothing of the other nets: they are applied
+    in tiles, it on the whole photo after them (``rrgan.level``)."""
+
+    LOSSES = ("level", "identity_level")
+
+    def __init__(self, networks: Networks, **kwargs):
+        super().__init__(**kwargs)
+        self.level_net = networks.level_net
+        self.trackers = _Trackers(self.LOSSES)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.by_name.values())
+
+    def train_step(self, batch):
+        image, target = batch["input"], batch["target"]
+        variables = self.level_net.trainable_variables
+        with tf.GradientTape() as tape:
+            loss = losses.level_loss(apply_field(image, self.level_net(image, training=True)), target)
+            scaled = self.optimizer.scale_loss(loss / _replicas())
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        return self.trackers.update({"level": loss, "identity_level": losses.level_loss(image, target)})

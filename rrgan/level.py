@@ -1,0 +1,55 @@
+"""The whole-photo level step: after the networks have made the transmission tile by tile, its low
+frequencies are moved ``mix`` of the way to the photo under the Level-net's field.
+
+The field has a cell per 16 pixels of a thumbnail whose short side is ``model.level_thumbnail``:
+a 24 MP photo has about 8 x 12 cells. The photo and the transmission are averaged down to those
+cells, the correction is computed there and upsampled and added to the full-size transmission in
+bands of rows (``rrgan.working_size.at_working_size``), so the step costs the memory of its
+output. In TensorFlow ops, used in the graph of an export (``rrgan.export``) and eagerly by
+``rrgan.inference`` and validation.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from rrgan.metrics import quantize
+from rrgan.models import Networks
+from rrgan.models.level_net import CELL
+from rrgan.working_size import at_working_size
+
+
+def thumbnail_shape(height, width, short_side: int) -> tf.Tensor:
+    """int32 [2]: a photo's size scaled to ``short_side`` on its short side, the long side rounded to
+    a multiple of the field's cell (the aspect then differs by less than 1/16 of a cell per side)."""
+    size = tf.cast(tf.stack([height, width]), tf.float64)
+    scaled = size * short_side / tf.reduce_min(size)
+    cells = tf.maximum(tf.round(scaled / CELL), short_side // CELL)
+    return tf.cast(cells * CELL, tf.int32)
+
+
+def level_step(networks: Networks, images: tf.Tensor, transmission: tf.Tensor) -> tf.Tensor:
+    """``transmission`` (uint8 [N, H, W, 3], the networks' output for ``images``, uint8 too) with its
+    low frequencies moved ``networks.level_mix`` of the way to those of ``images`` under the field
+    of ``networks.level_net``; uint8 [N, H, W, 3]. Without a Level-net, ``transmission`` as it is."""
+    if networks.level_net is None:
+        return transmission
+    mix, shape = networks.level_mix, tf.shape(images)
+    thumbnails = tf.image.resize(images, thumbnail_shape(shape[1], shape[2], networks.level_thumbnail), "area")
+    field = tf.cast(networks.level_net(thumbnails / 255.0, training=False), tf.float32)
+    cells = tf.shape(field)[1:3]
+    photo = tf.image.resize(images, cells, antialias=True) / 255.0
+    levelled = photo * tf.exp(field[..., :3]) + field[..., 3:]
+
+    def corrected(small):
+        current = tf.cast(small, tf.float32) / 255.0
+        return current + mix * (levelled - current)
+
+    return at_working_size(corrected, transmission, cells)[0]
+
+
+def levelled_transmission(networks: Networks, images: tf.Tensor) -> tf.Tensor:
+    """Whole photos (float [N, H, W, 3] in [0, 1]) through the networks and the level step, as a
+    user gets them: the transmission in [0, 1], quantized as a saved photo would be (validation)."""
+    transmission = quantize(networks.remove_reflection(images)["transmission"])
+    return tf.cast(level_step(networks, quantize(images), transmission), tf.float32) / 255.0

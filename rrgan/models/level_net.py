@@ -1,0 +1,50 @@
+"""Level-net: the colour gain and offset that a reflection (and the capture) laid over the whole photo.
+
+The other networks see the photo in tiles; a veil of reflected light spans the photo, and its level
+at one place is told by the rest of it. This net sees a thumbnail of the whole photo and predicts,
+per cell of ``CELL`` thumbnail pixels, a log-gain and an offset per channel: the photo under that
+smooth field, ``I * exp(gain) + offset``, is the scene's level. Its ImageNet EfficientNet-Lite0
+(in the package) is fine-tuned; the field's last layer starts at zero, so an untrained net changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from rrgan.config import ModelConfig
+from rrgan.models.efficientnet_lite import build_efficientnet_lite
+
+CELL = 16  # thumbnail pixels per cell of the field: EfficientNet-Lite's deepest features are at 1/16
+FIELD_CHANNELS = 6  # log-gain and offset of each colour channel
+
+
+def build_level_net(config: ModelConfig, name: str = "level_net") -> keras.Model:
+    """Thumbnail [B, h, w, 3] in [0, 1], h and w multiples of ``CELL`` -> field [B, h/16, w/16, 6].
+
+    What each cell sees: the backbone's features at 1/16 plus a global context (their mean), the
+    features at 1/8 pooled to the cell, and the cell's own mean colour.
+    """
+    width = config.level_width
+    thumbnail = keras.Input((None, None, 3), name="thumbnail")
+    *_, eighth, sixteenth = build_efficientnet_lite("lite0", feature_stages=4, trainable=True,
+                                                    name="level_backbone")(thumbnail)
+    x = layers.Conv2D(width, 1, activation="relu", name="features")(sixteenth)
+    context = layers.GlobalAveragePooling2D(keepdims=True, name="context_pooled")(x)
+    context = layers.Dense(width, activation="relu", name="context")(context)
+    colour = layers.AveragePooling2D(CELL, name="cell_colour")(thumbnail)
+    detail = layers.Conv2D(width // 2, 1, activation="relu", name="detail")(eighth)
+    detail = layers.AveragePooling2D(2, name="detail_pooled")(detail)
+    x = layers.Concatenate(name="cell_inputs")([layers.Add(name="with_context")([x, context]), colour, detail])
+    x = layers.Conv2D(width, 3, padding="same", activation="relu", name="head_1")(x)
+    x = layers.Conv2D(width, 3, padding="same", activation="relu", name="head_2")(x)
+    field = layers.Conv2D(FIELD_CHANNELS, 3, padding="same", kernel_initializer="zeros", dtype="float32",
+                          name="field")(x)
+    return keras.Model(thumbnail, field, name=name)
+
+
+def apply_field(images, field):
+    """Images [B, H, W, 3] under a field [B, h, w, 6] upsampled (bilinear) to their size."""
+    field = ops.image.resize(field, ops.shape(images)[1:3], interpolation="bilinear")
+    return images * ops.exp(field[..., :3]) + field[..., 3:]
