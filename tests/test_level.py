@@ -1,0 +1,165 @@
+"""The Level-net: its whole-photo step, its training views, its stage, and how it is served."""
+
+import csv
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import make_pair_folder, random_networks, write_image
+
+from rrgan.cli import train_main
+from rrgan.config import ConfigError, preset
+from rrgan.data.default import draw_scene
+from rrgan.data.level_views import level_dataset
+from rrgan.data.pipeline import collect_sources
+from rrgan.export import LEVEL_SIGNATURE, UNLEVELLED_SIGNATURE, ServingBundle, find_saved_model, save_weights
+from rrgan.inference import Remover, load_model, load_networks, remove_reflections, with_tta
+from rrgan.level import level_step, thumbnail_shape
+from rrgan.models import build_networks
+from rrgan.models.level_net import apply_field
+from rrgan.training.run import train
+from rrgan.training.trainers import LevelTrainer
+
+TINY_LEVEL = preset("tiny").override(["model.level_net=true"])
+FAST = ["data.default_photos=12", "data.default_photo_size=64", "data.crop_size=48", "train.batch_size=2",
+        "train.aux_steps=2", "train.gan_steps=2", "train.level_steps=6", "train.level_batch_size=5",
+        "train.validation_every=1000", "train.sample_every=1000", "train.log_every=1", "model.level_net=true"]
+
+
+def _with_offset(networks, offset: float):
+    """The Level-net's field set to a constant offset (and no gain) everywhere."""
+    layer = networks.level_net.get_layer("field")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([np.zeros_like(kernel), np.array([0, 0, 0, offset, offset, offset], np.float32)])
+    return networks
+
+
+@pytest.mark.parametrize("height, width, expected", [(3000, 4000, (128, 176)), (4000, 3000, (176, 128)),
+                                                     (10, 10, (128, 128)), (100, 1000, (128, 1280))])
+def test_thumbnails_have_the_short_side_and_whole_cells(height, width, expected):
+    assert tuple(thumbnail_shape(height, width, 128).numpy()) == expected
+
+
+def test_the_step_moves_the_low_frequencies_mix_of_the_way_and_keeps_the_detail():
+    config = dataclasses.replace(TINY_LEVEL.model, level_mix=0.5)
+    networks = _with_offset(build_networks(config), 0.2)
+    photo = np.full((1, 90, 130, 3), 100, np.uint8)
+    assert np.abs(level_step(networks, photo, photo).numpy().astype(int) - 126).max() <= 1  # 100 + 0.5 * 51
+    detail = np.where((np.indices((90, 130)).sum(0) % 2)[None, ..., None], 90, 110).astype(np.uint8)
+    detail = np.repeat(detail, 3, axis=-1)
+    change = level_step(networks, photo, detail).numpy().astype(int) - detail
+    assert np.abs(change - 26).max() <= 1  # to half way between 100 and the photo's new level, 151
+    untrained = build_networks(TINY_LEVEL.model)
+    np.testing.assert_array_equal(level_step(untrained, photo, photo).numpy(), photo)  # the photo stays the photo
+
+
+def test_networks_without_a_level_net_skip_the_step():
+    networks = random_networks(seed=0)
+    photo, transmission = np.zeros((1, 20, 30, 3), np.uint8), np.full((1, 20, 30, 3), 7, np.uint8)
+    assert level_step(networks, photo, transmission) is transmission
+
+
+def test_level_views_mix_real_clean_and_veiled_in_fixed_shares(tmp_path):
+    for index in range(6):
+        write_image(tmp_path / "photos" / f"p{index}.png", draw_scene(index, 96))
+    make_pair_folder(tmp_path / "pairs", [f"r{i}" for i in range(4)], size=(80, 120))
+    sources = collect_sources([tmp_path / "pairs"], [tmp_path / "photos"])
+    config = dataclasses.replace(
+        TINY_LEVEL.data, level_real_fraction=0.4, level_clean_fraction=0.2, pair_brightness_ratio=(0.0, 10.0),
+        pair_max_shift=100.0)
+    batch = next(iter(level_dataset(sources, config, 10, 32, seed=3)))
+    image, target = batch["input"].numpy(), batch["target"].numpy()
+    assert image.shape == target.shape == (10, 32, 32, 3) and image.min() >= 0.0 and image.max() <= 1.0
+    real, clean, veiled = slice(0, 4), slice(4, 6), slice(6, 10)
+    assert np.abs(image[real] - target[real]).mean() > 0.05  # random pairs: nothing alike
+    np.testing.assert_array_equal(image[clean], target[clean])
+    assert (image[veiled] >= target[veiled] - 1e-6).all() and (image[veiled] - target[veiled]).mean() > 0.02
+    again = next(iter(level_dataset(sources, config, 10, 32, seed=3)))
+    np.testing.assert_array_equal(again["input"].numpy(), image)
+
+
+def test_level_shares_must_fit_in_a_batch():
+    with pytest.raises(ConfigError, match="level_real_fraction"):
+        preset("tiny").override(["data.level_real_fraction=0.9", "data.level_clean_fraction=0.2"])
+    with pytest.raises(ConfigError, match="level_thumbnail"):
+        preset("tiny").override(["model.level_thumbnail=40"])
+
+
+def test_the_level_trainer_learns_a_veil():
+    networks = build_networks(TINY_LEVEL.model)
+    target = np.stack([draw_scene(seed, 32) for seed in range(4)]).astype(np.float32) / 255.0
+    batch = {"input": tf.constant(np.clip(target * 0.8 + 0.15, 0, 1)), "target": tf.constant(target)}
+    trainer = LevelTrainer(networks)
+    trainer.compile(optimizer=keras.optimizers.Adam(3e-3))
+    step = tf.function(trainer.train_step)
+    first = float(step(batch)["level"])
+    for _ in range(40):
+        last = float(step(batch)["level"])
+    assert last < 0.3 * first
+    output = apply_field(batch["input"], networks.level_net(batch["input"]))
+    assert float(tf.reduce_mean(tf.abs(output - target))) < float(tf.reduce_mean(tf.abs(batch["input"] - target)))
+
+
+def _networks(workdir):
+    return load_networks(workdir, "float32")
+
+
+@pytest.fixture(scope="module")
+def level_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("level_run")
+    result = train(preset("tiny").override(FAST), workdir, progress=False)
+    return workdir, result
+
+
+def test_the_level_stage_trains_after_the_others_and_logs_its_loss(level_run):
+    workdir, result = level_run
+    assert (result.aux_step, result.gan_step, result.level_step) == (2, 2, 6)
+    with open(workdir / "losses.csv") as file:
+        stages = {row["stage"] for row in csv.DictReader(file)}
+    assert stages == {"aux", "gan", "level"}
+    assert result.export is not None and result.export.name == "10"
+
+
+def test_a_served_level_net_matches_the_python_path(level_run, tmp_path):
+    workdir, result = level_run
+    from_workdir, from_export = load_model(workdir, "float32"), load_model(result.export)
+    assert isinstance(from_workdir, Remover) and isinstance(from_export, Remover)
+    signatures = tf.saved_model.load(str(find_saved_model(result.export))).signatures
+    assert {UNLEVELLED_SIGNATURE, LEVEL_SIGNATURE} <= set(signatures)
+    image = draw_scene(5, 120)[:, :100]
+    served = from_export(tf.constant(image[None]))["transmission"][0].numpy()
+    assert np.abs(served.astype(int) - from_workdir(tf.constant(image[None]))["transmission"][0].numpy()).max() <= 1
+    tiled = remove_reflections(from_export, image, tile=64, overlap=16)
+    unlevelled = remove_reflections(from_export.tiles, image, tile=64, overlap=16)
+    stepped = level_step(_networks(workdir), image[None], unlevelled["transmission"][None])[0].numpy()
+    assert np.abs(tiled["transmission"].astype(int) - stepped).max() <= 1
+    tta = remove_reflections(with_tta(from_export, 2), image)
+    assert tta["transmission"].shape == image.shape
+
+
+def test_weights_folders_carry_the_level_net(level_run, tmp_path):
+    workdir, _ = level_run
+    networks = _networks(workdir)
+    folder = save_weights(networks, preset("tiny").override(FAST), tmp_path / "weights")
+    assert (folder / "level_net.weights.h5").is_file()
+    image = tf.constant(draw_scene(2, 64)[None])
+    expected = ServingBundle(networks).serve(image)["transmission"].numpy()
+    np.testing.assert_array_equal(load_model(folder, "float32")(image)["transmission"].numpy(), expected)
+
+
+def test_a_level_stage_can_be_added_to_trained_networks(level_run, tmp_path):
+    first = tmp_path / "plain"
+    train(preset("tiny").override([f for f in FAST if f != "model.level_net=true"]), first, progress=False)
+    assert train_main(["--init", str(first), "--stage", "level", "--set", "model.level_net=true", "--set",
+                       "train.level_steps=3", "--set", "train.level_batch_size=4", "--quiet",
+                       "--workdir", str(tmp_path / "levelled")]) == 0
+    plain, levelled = _networks(first), _networks(tmp_path / "levelled")
+    np.testing.assert_array_equal(plain.generator.get_weights()[0], levelled.generator.get_weights()[0])
+    assert levelled.level_net is not None
+
+
+def test_the_level_stage_needs_a_level_net(tmp_path, capsys):
+    assert train_main(["--stage", "level", "--workdir", str(tmp_path / "w")]) == 2
+    assert "model.level_net=true" in capsys.readouterr().err
