@@ -1,14 +1,15 @@
 """Inference speed and memory of the exported SavedModel's serving signature: presets and the shipped model.
 
-    python benchmarks/inference.py [--models tiny cpu shipped] [--repeats 3] [--untiled]
+    python benchmarks/inference.py [--models tiny cpu shipped runs/X] [--repeats 3] [--untiled]
                                    [--precision float32|mixed_bfloat16|auto] [--working-megapixels MP]
 
 For each model: exports a bundle (presets with random weights: speed does not depend on them;
-``shipped``: the weights in rrgan/pretrained), then, each case in a fresh process so that peak RSS
-is its own, calls the loaded ``serving_default`` signature on one photo (which tiles inside the
-graph, 512-pixel tiles) and prints milliseconds per megapixel (median of --repeats calls after a
-warm-up; one call for 24 MP at full size), of wall time and of the process's CPU time over all its
-threads (steadier than wall time on a shared machine), and the process's peak RSS. ``--untiled``
+``shipped``: the weights in rrgan/pretrained; a path: that work dir's or weights folder's), then,
+each case in a fresh process so that peak RSS is its own, calls the loaded ``serving_default``
+signature on one photo (which tiles inside the graph, 512-pixel tiles) and prints milliseconds per
+megapixel (median of --repeats calls after a warm-up; one call for 24 MP at full size), of wall
+time and of the process's CPU time over all its threads (steadier than wall time on a shared
+machine), and the process's peak RSS. ``--untiled``
 exports without in-graph tiling, to compare memory with the whole photo in one pass.
 ``--working-megapixels`` exports with a working size (``rrgan.working_size``): the model at that
 size, its correction applied at full size.
@@ -21,6 +22,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 CASES = [("512x512", 512, 512), ("1 MP (1224x816)", 816, 1224), ("4 MP (2448x1632)", 1632, 2448),
          ("24 MP (6000x4000)", 4000, 6000)]
@@ -56,8 +58,8 @@ def _networks(name: str, precision: str):
     from rrgan.layers import dtype_policy
     from rrgan.models import build_networks
 
-    if name == "shipped":
-        return load_networks(precision=precision)
+    if name == "shipped" or Path(name).exists():
+        return load_networks(None if name == "shipped" else name, precision=precision)
     with dtype_policy(compute_precision(precision)):
         return build_networks(preset(name).model)
 
@@ -65,7 +67,7 @@ def _networks(name: str, precision: str):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["tiny", "cpu", "shipped"],
-                        help="preset names, or 'shipped' for the weights in the package")
+                        help="preset names, 'shipped' for the weights in the package, or a work dir or weights folder")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--untiled", action="store_true", help="export without in-graph tiling")
     parser.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16", "auto"),
