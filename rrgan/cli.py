@@ -284,7 +284,7 @@ def train_main(argv=None) -> int:
 
     from rrgan.data.pipeline import is_glob
     from rrgan.inference import compute_precision
-    from rrgan.training.run import run_config, train
+    from rrgan.training.run import STAGES, run_config, train
 
     if args.init and not Path(args.init).exists():
         raise RRGANError(f"--init {args.init}: no such work dir or weights folder")
@@ -294,9 +294,8 @@ def train_main(argv=None) -> int:
         print(f"resuming with {workdir / 'config.json'}")
     if config.train.precision == "auto":
         print(f"train.precision=auto: computing in {compute_precision('auto')} on this machine")
-    stages = (("aux", "gan", "level") if config.model.level_net else ("aux", "gan")) if args.stage == "all" else (
-        args.stage,)
-    if "level" in stages and not config.model.level_net:
+    stages = STAGES if args.stage == "all" else (args.stage,)
+    if args.stage == "level" and not config.model.level_net:
         raise RRGANError("--stage level trains the Level-net, and this model has none: add --set model.level_net=true")
     if args.steps is not None:
         if args.steps < 0:

@@ -174,7 +174,7 @@ class ServingBundle(tf.Module):
     def _serve(self, images):
         outputs = self._serve_unlevelled(images, SERVING_SIGNATURE)
         transmission = level_step(self.networks, images, outputs["transmission"])
-        return {**outputs, "transmission": transmission, "reflection": _reflection(images, transmission)}
+        return {**outputs, "transmission": transmission, "reflection": reflection_of(images, transmission)}
 
     def _level(self, images, transmission):
         images = self._checked(images, LEVEL_SIGNATURE)
@@ -191,7 +191,7 @@ class ServingBundle(tf.Module):
         else:
             transmission, maps = self._full_size(images)
         attention, edge = tf.split(maps, 2, axis=-1)
-        return {"transmission": transmission, "reflection": _reflection(images, transmission),
+        return {"transmission": transmission, "reflection": reflection_of(images, transmission),
                 "attention": attention, "edge": edge}
 
     def _serve_encoded(self, images):
@@ -206,8 +206,9 @@ class ServingBundle(tf.Module):
         return {"transmission_png": tf.map_fn(one, images, fn_output_signature=tf.string)}
 
 
-def _reflection(images, transmission):
-    """I - T, clipped as a photo of it would be (``rrgan.inference.reflection_layer``)."""
+def reflection_of(images, transmission):
+    """I - T of uint8 tensors, clipped as a photo of it would be (``rrgan.inference.reflection_layer``
+    for NumPy arrays)."""
     return tf.cast(tf.clip_by_value(tf.cast(images, tf.int16) - tf.cast(transmission, tf.int16), 0, 255), tf.uint8)
 
 

@@ -30,6 +30,7 @@ from rrgan.export import (
     WEIGHT_FILES,
     ServingBundle,
     find_saved_model,
+    reflection_of,
     refusal,
 )
 from rrgan.layers import dtype_policy
@@ -57,8 +58,7 @@ class Remover:
     def __call__(self, images: tf.Tensor) -> dict:
         outputs = dict(self.tiles(images))
         transmission = self.whole_photo(images, outputs["transmission"])
-        reflection = tf.clip_by_value(tf.cast(images, tf.int16) - tf.cast(transmission, tf.int16), 0, 255)
-        return {**outputs, "transmission": transmission, "reflection": tf.cast(reflection, tf.uint8)}
+        return {**outputs, "transmission": transmission, "reflection": reflection_of(images, transmission)}
 
 
 def is_workdir(path: str | Path) -> bool:

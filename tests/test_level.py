@@ -120,6 +120,11 @@ def test_the_level_stage_trains_after_the_others_and_logs_its_loss(level_run):
         stages = {row["stage"] for row in csv.DictReader(file)}
     assert stages == {"aux", "gan", "level"}
     assert result.export is not None and result.export.name == "10"
+    with open(workdir / "validation.csv") as file:
+        level_rows = [row for row in csv.DictReader(file) if row["stage"] == "level"]
+    assert [int(row["step"]) for row in level_rows] == [6] and result.validation_step == 6
+    assert {name: round(scores["psnr"], 4) for name, scores in result.validation.items()} == {
+        row["set"]: float(row["psnr"]) for row in level_rows}  # the scores the stage's last validation logged
 
 
 def test_a_served_level_net_matches_the_python_path(level_run, tmp_path):
@@ -135,8 +140,9 @@ def test_a_served_level_net_matches_the_python_path(level_run, tmp_path):
     unlevelled = remove_reflections(from_export.tiles, image, tile=64, overlap=16)
     stepped = level_step(_networks(workdir), image[None], unlevelled["transmission"][None])[0].numpy()
     assert np.abs(tiled["transmission"].astype(int) - stepped).max() <= 1
-    tta = remove_reflections(with_tta(from_export, 2), image)
-    assert tta["transmission"].shape == image.shape
+    flipped = with_tta(from_export, 2)  # the tiles averaged over the flip, the whole-photo step once after them
+    assert isinstance(flipped, Remover) and flipped.whole_photo is from_export.whole_photo
+    assert remove_reflections(flipped, image)["transmission"].shape == image.shape
 
 
 def test_weights_folders_carry_the_level_net(level_run, tmp_path):

@@ -182,6 +182,7 @@ class Validation(_Periodic):
         self.best_manager, self.patience = best_manager, patience
         self.writer = tf.summary.create_file_writer(str(tensorboard_dir / "validation"))
         self.best_rank, self.best_step = best_record(best_manager)
+        self.last: tuple[int, dict] | None = None  # (step, scores) of the latest validation
 
     def patience_spent(self) -> bool:
         """True once ``patience`` validations since the best model found none better."""
@@ -190,6 +191,7 @@ class Validation(_Periodic):
 
     def act(self):
         scores = validation_scores(self.remove, self.sets)
+        self.last = self.step, scores
         rank = model_rank(scores)
         gain = rank[1]
         append_csv(self.csv_path, ["stage", "step", "set", *SCORE_NAMES],

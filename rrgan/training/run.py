@@ -292,7 +292,7 @@ class Run:
             discriminator_optimizer=_adam(train.discriminator_learning_rate, train.gan_beta_1, train.gan_steps, train),
             aux_optimizer=(_adam(train.aux_finetune_learning_rate, train.aux_beta_1, train.gan_steps, train)
                            if fine_tune else None))
-        self.level_trainer = None
+        self.level_trainer, self.level_validation = None, None
         if self.networks.level_net is not None:
             self.level_trainer = LevelTrainer(self.networks)
             self.level_trainer.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
@@ -453,9 +453,10 @@ class Run:
         callbacks = self._logging_callbacks("level", optimizer, steps, train.level_batch_size)
         if self.validation_sets:
             networks = self.inference_networks
-            callbacks.append(cb.Validation("level", optimizer, lambda images: levelled_transmission(networks, images),
-                                           self.validation_sets, self.workdir / "validation.csv",
-                                           self.workdir / "tensorboard", train.validation_every))
+            self.level_validation = cb.Validation(
+                "level", optimizer, lambda images: levelled_transmission(networks, images), self.validation_sets,
+                self.workdir / "validation.csv", self.workdir / "tensorboard", train.validation_every)
+            callbacks.append(self.level_validation)
         self._train_steps("level", self.level_trainer, optimizer, remaining, callbacks)
 
     def _gan_phases(self, steps: int) -> list[tuple[int, bool]]:
@@ -483,11 +484,14 @@ class Run:
         model with a trained Level-net (the step is then the level stage's)."""
         if not self.validation_sets:
             return None, None
+        record = cb.read_best_record(self.best_manager.directory)
         if self.level_step > 0:
+            last = self.level_validation.last if self.level_validation is not None else None
+            if record is None and last is not None and last[0] == self.level_step:
+                return last[1], self.level_step  # the latest networks, as users get them, scored at the stage's end
             networks = load_networks(self.workdir)
             return validation_scores(lambda images: levelled_transmission(networks, images),
                                      self.validation_sets), self.level_step
-        record = cb.read_best_record(self.best_manager.directory)
         if record is None:
             networks, step = self.inference_networks, self.gan_step
         elif "scores" in record:

@@ -33,26 +33,33 @@ class _Trackers:
         return {name: self.by_name[name].result() for name in values}
 
 
+class _StageTrainer(keras.Model):
+    """A stage's trainer: one running-mean tracker per loss it logs, which are its metrics."""
+
+    def __init__(self, loss_names, **kwargs):
+        super().__init__(**kwargs)
+        self.trackers = _Trackers(loss_names)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.by_name.values())
+
+
 def _auxiliary_variables(networks: Networks) -> list:
     return networks.attention_net.trainable_variables + networks.edge_net.trainable_variables
 
 
-class AuxiliaryTrainer(keras.Model):
+class AuxiliaryTrainer(_StageTrainer):
     """Stage 1: Edge-net and Attention-net, supervised by Sobel(T) and the reflection mask of |I - T|."""
 
     LOSSES = ("aux_total", "attention", "edge")
 
     def __init__(self, networks: Networks, loss_config: LossConfig, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(self.LOSSES, **kwargs)
         self.edge_net = networks.edge_net
         self.attention_net = networks.attention_net
         self.wiring = networks
         self.loss_config = loss_config
-        self.trackers = _Trackers(self.LOSSES)
-
-    @property
-    def metrics(self):
-        return list(self.trackers.by_name.values())
 
     def train_step(self, batch):
         image, target = batch["input"], batch["target"]
@@ -66,7 +73,7 @@ class AuxiliaryTrainer(keras.Model):
         return self.trackers.update(values)
 
 
-class GANTrainer(keras.Model):
+class GANTrainer(_StageTrainer):
     """Stage 2: generator against discriminator, the auxiliary nets feeding the generator.
 
     The auxiliary nets are frozen unless ``fine_tune_aux`` (then ``compile`` needs an
@@ -82,9 +89,11 @@ class GANTrainer(keras.Model):
 
     def __init__(self, networks: Networks, loss_config: LossConfig, perceptual_features: keras.Model | None = None,
                  fine_tune_aux: bool = False, **kwargs):
-        super().__init__(**kwargs)
         if loss_config.perceptual > 0 and perceptual_features is None:
             raise ValueError("loss.perceptual > 0 needs a perceptual feature extractor")
+        adversarial = loss_config.adversarial > 0
+        super().__init__(self.LOSSES + (self.ADVERSARIAL_LOSSES if adversarial else ())
+                         + (AuxiliaryTrainer.LOSSES if fine_tune_aux else ()), **kwargs)
         self.generator = networks.generator
         self.discriminator = networks.discriminator
         self.edge_net = networks.edge_net
@@ -94,13 +103,7 @@ class GANTrainer(keras.Model):
         self.loss_config = loss_config
         self.adversarial_weight = keras.Variable(0.0, trainable=False, name="adversarial_weight")
         self.fine_tune_aux = fine_tune_aux
-        self.adversarial = loss_config.adversarial > 0
-        self.trackers = _Trackers(self.LOSSES + (self.ADVERSARIAL_LOSSES if self.adversarial else ())
-                                  + (AuxiliaryTrainer.LOSSES if fine_tune_aux else ()))
-
-    @property
-    def metrics(self):
-        return list(self.trackers.by_name.values())
+        self.adversarial = adversarial
 
     def compile(self, generator_optimizer, discriminator_optimizer, aux_optimizer=None, **kwargs):
         super().compile(**kwargs)
@@ -178,7 +181,7 @@ class GANTrainer(keras.Model):
         return self.trackers.update(values)
 
 
-class LevelTrainer(keras.Model):
+class LevelTrainer(_StageTrainer):
     """The level stage: the Level-net alone, on whole-photo views, by ``losses.level_loss`` between
     the view under its field and the target. It needs nothing of the other nets: they are applied
     in tiles, it on the whole photo after them (``rrgan.level``)."""
@@ -186,13 +189,8 @@ class LevelTrainer(keras.Model):
     LOSSES = ("level", "identity_level")
 
     def __init__(self, networks: Networks, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(self.LOSSES, **kwargs)
         self.level_net = networks.level_net
-        self.trackers = _Trackers(self.LOSSES)
-
-    @property
-    def metrics(self):
-        return list(self.trackers.by_name.values())
 
     def train_step(self, batch):
         image, target = batch["input"], batch["target"]
