@@ -186,6 +186,9 @@ class ModelConfig:
     level_thumbnail: int = 128
     level_width: int = 64  # channels of its head
     level_mix: float = 0.5
+    # The Level-net also sees the transmission and predicts per cell how far to move it, starting
+    # at level_mix everywhere: where the generator already has the scene's level, it keeps it.
+    level_learned_mix: bool = False
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:
@@ -201,6 +204,9 @@ class ModelConfig:
             raise ConfigError(f"model.level_thumbnail must be a multiple of 16 from 32 on, got {self.level_thumbnail}")
         if not 0.0 <= self.level_mix <= 1.0:
             raise ConfigError(f"model.level_mix must be in [0, 1], got {self.level_mix}")
+        if self.level_learned_mix and self.level_mix in (0.0, 1.0):
+            raise ConfigError(f"model.level_learned_mix starts from model.level_mix, which must then be strictly "
+                              f"between 0 and 1, got {self.level_mix}")
         if self.attention_scale < 1:
             raise ConfigError(f"model.attention_scale must be at least 1, got {self.attention_scale}")
         if self.generator_blocks < 0:
@@ -223,8 +229,11 @@ class ModelConfig:
 def grows_into(trained: ModelConfig, model: ModelConfig) -> bool:
     """Whether networks of ``trained``'s architecture can start a run of ``model``'s: the same
     networks, the generator with as many or more bottleneck blocks, and a backbone's features where
-    ``trained`` had none (``grow_into``), a level-net where it had none, and any ``level_mix``."""
+    ``trained`` had none (``grow_into``), a level-net where it had none, any ``level_mix``, and a
+    learned mix where it had none."""
     grown = {"generator_blocks": model.generator_blocks, "level_mix": model.level_mix}
+    if not trained.level_learned_mix:
+        grown.update(level_learned_mix=model.level_learned_mix)
     if trained.backbone == "none":
         grown.update(backbone=model.backbone, backbone_stages=model.backbone_stages)
     if not trained.level_net:

@@ -1,5 +1,6 @@
 """The whole-photo level step: after the networks have made the transmission tile by tile, its low
-frequencies are moved ``mix`` of the way to the photo under the Level-net's field.
+frequencies are moved ``mix`` of the way to the photo under the Level-net's field (or as far as the
+net says, per cell, with a learned mix).
 
 The field has a cell per 16 pixels of a thumbnail whose short side is ``model.level_thumbnail``:
 a 24 MP photo has about 8 x 12 cells. The photo and the transmission are averaged down to those
@@ -15,7 +16,7 @@ import tensorflow as tf
 
 from rrgan.metrics import quantize
 from rrgan.models import Networks
-from rrgan.models.level_net import CELL
+from rrgan.models.level_net import CELL, learns_mix, toward_field
 from rrgan.working_size import at_working_size
 
 
@@ -30,20 +31,22 @@ def thumbnail_shape(height, width, short_side: int) -> tf.Tensor:
 
 def level_step(networks: Networks, images: tf.Tensor, transmission: tf.Tensor) -> tf.Tensor:
     """``transmission`` (uint8 [N, H, W, 3], the networks' output for ``images``, uint8 too) with its
-    low frequencies moved ``networks.level_mix`` of the way to those of ``images`` under the field
-    of ``networks.level_net``; uint8 [N, H, W, 3]. Without a Level-net, ``transmission`` as it is."""
+    low frequencies moved toward those of ``images`` under the field of ``networks.level_net``: by
+    ``networks.level_mix``, or the net's own mix per cell; uint8 [N, H, W, 3]. Without a Level-net,
+    ``transmission`` as it is."""
     if networks.level_net is None:
         return transmission
-    mix, shape = networks.level_mix, tf.shape(images)
-    thumbnails = tf.image.resize(images, thumbnail_shape(shape[1], shape[2], networks.level_thumbnail), "area")
-    field = tf.cast(networks.level_net(thumbnails / 255.0, training=False), tf.float32)
-    cells = tf.shape(field)[1:3]
+    shape = tf.shape(images)
+    size = thumbnail_shape(shape[1], shape[2], networks.level_thumbnail)
+    inputs = tf.image.resize(images, size, "area") / 255.0
+    if learns_mix(networks.level_net):
+        inputs = [inputs, tf.image.resize(transmission, size, "area") / 255.0]
+    output = tf.cast(networks.level_net(inputs, training=False), tf.float32)
+    cells = tf.shape(output)[1:3]
     photo = tf.image.resize(images, cells, antialias=True) / 255.0
-    levelled = photo * tf.exp(field[..., :3]) + field[..., 3:]
 
     def corrected(small):
-        current = tf.cast(small, tf.float32) / 255.0
-        return current + mix * (levelled - current)
+        return toward_field(photo, tf.cast(small, tf.float32) / 255.0, output, networks.level_mix)
 
     return at_working_size(corrected, transmission, cells)[0]
 

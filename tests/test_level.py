@@ -17,12 +17,13 @@ from rrgan.data.pipeline import collect_sources
 from rrgan.export import LEVEL_SIGNATURE, UNLEVELLED_SIGNATURE, ServingBundle, find_saved_model, save_weights
 from rrgan.inference import Remover, load_model, load_networks, remove_reflections, with_tta
 from rrgan.level import level_step, thumbnail_shape
-from rrgan.models import build_networks
-from rrgan.models.level_net import apply_field
+from rrgan.models import build_networks, grow_into
+from rrgan.models.level_net import toward_field
 from rrgan.training.run import train
 from rrgan.training.trainers import LevelTrainer
 
 TINY_LEVEL = preset("tiny").override(["model.level_net=true"])
+TINY_LEARNED = preset("tiny").override(["model.level_net=true", "model.level_learned_mix=true"])
 FAST = ["data.default_photos=12", "data.default_photo_size=64", "data.crop_size=48", "train.batch_size=2",
         "train.aux_steps=2", "train.gan_steps=2", "train.level_steps=6", "train.level_batch_size=5",
         "train.validation_every=1000", "train.sample_every=1000", "train.log_every=1", "model.level_net=true"]
@@ -91,15 +92,47 @@ def test_the_level_trainer_learns_a_veil():
     networks = build_networks(TINY_LEVEL.model)
     target = np.stack([draw_scene(seed, 32) for seed in range(4)]).astype(np.float32) / 255.0
     batch = {"input": tf.constant(np.clip(target * 0.8 + 0.15, 0, 1)), "target": tf.constant(target)}
-    trainer = LevelTrainer(networks)
-    trainer.compile(optimizer=keras.optimizers.Adam(3e-3))
+    trainer = LevelTrainer(networks, 32)
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-3))
     step = tf.function(trainer.train_step)
     first = float(step(batch)["level"])
     for _ in range(40):
         last = float(step(batch)["level"])
     assert last < 0.3 * first
-    output = apply_field(batch["input"], networks.level_net(batch["input"]))
+    field = tf.image.resize(networks.level_net(batch["input"]), [32, 32], "bilinear")
+    output = toward_field(batch["input"], batch["input"], field, 1.0)
     assert float(tf.reduce_mean(tf.abs(output - target))) < float(tf.reduce_mean(tf.abs(batch["input"] - target)))
+
+
+def test_a_learned_mix_starts_as_the_fixed_one():
+    fixed = _with_offset(build_networks(TINY_LEVEL.model), 0.2)
+    learned = build_networks(TINY_LEARNED.model)
+    grow_into(fixed.level_net, learned.level_net)
+    photo = np.stack([draw_scene(seed, 64)[:48] for seed in range(2)])
+    transmission = (photo * 0.7).astype(np.uint8)
+    np.testing.assert_array_equal(level_step(learned, photo, transmission).numpy(),
+                                  level_step(fixed, photo, transmission).numpy())
+
+
+def test_a_learned_mix_keeps_the_generators_level_where_it_is_right():
+    networks = _with_offset(build_networks(TINY_LEARNED.model), 0.3)
+    networks.level_net.get_layer("field").trainable = False  # only the mix can move
+    image = tf.constant(np.stack([draw_scene(seed, 64) for seed in range(2)]).astype(np.float32) / 255.0)
+    batch = {"input": image, "target": tf.cast(networks.remove_reflection(image)["transmission"], tf.float32)}
+    trainer = LevelTrainer(networks, 32)
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-2))
+    step = tf.function(trainer.train_step)
+    first = float(step(batch)["level"])
+    for _ in range(25):
+        last = float(step(batch)["level"])
+    assert last < 0.1 * first
+    thumbnails = [tf.image.resize(x, [32, 32], "area") for x in (image, batch["target"])]
+    assert float(tf.reduce_mean(tf.sigmoid(networks.level_net(thumbnails)[..., 6:]))) < 0.2
+
+
+def test_a_learned_mix_needs_a_mix_to_start_from():
+    with pytest.raises(ConfigError, match="level_learned_mix"):
+        TINY_LEARNED.override(["model.level_mix=1"])
 
 
 def _networks(workdir):
@@ -164,6 +197,18 @@ def test_a_level_stage_can_be_added_to_trained_networks(level_run, tmp_path):
     plain, levelled = _networks(first), _networks(tmp_path / "levelled")
     np.testing.assert_array_equal(plain.generator.get_weights()[0], levelled.generator.get_weights()[0])
     assert levelled.level_net is not None
+    assert train_main(["--init", str(tmp_path / "levelled"), "--stage", "level", "--set", "model.level_net=true",
+                       "--set", "model.level_learned_mix=true", "--set", "train.level_steps=2", "--set",
+                       "train.level_batch_size=4", "--quiet", "--workdir", str(tmp_path / "learned")]) == 0
+    learned = _networks(tmp_path / "learned")
+    assert len(learned.level_net.inputs) == 2
+    image = tf.constant(draw_scene(3, 80)[None])
+    served = load_model(tmp_path / "learned", "float32")(image)["transmission"].numpy()
+    assert served.shape == image.shape and (served != levelled_model_output(tmp_path / "levelled", image)).any()
+
+
+def levelled_model_output(workdir, image):
+    return load_model(workdir, "float32")(image)["transmission"].numpy()
 
 
 def test_the_level_stage_needs_a_level_net(tmp_path, capsys):

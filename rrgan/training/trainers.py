@@ -13,7 +13,10 @@ import tensorflow as tf
 from rrgan import losses
 from rrgan.config import LossConfig
 from rrgan.models import Networks
-from rrgan.models.level_net import apply_field
+from rrgan.models.level_net import learns_mix, toward_field
+
+
+LEARNED_MIX_VIEW_SCALE = 3  # a learned mix's views are 3 thumbnails wide (384 px): the generator works at that scale
 
 
 def _replicas() -> int:
@@ -183,20 +186,29 @@ class GANTrainer(_StageTrainer):
 
 class LevelTrainer(_StageTrainer):
     """The level stage: the Level-net alone, on whole-photo views, by ``losses.level_loss`` between
-    the view under its field and the target. It needs nothing of the other nets: they are applied
-    in tiles, it on the whole photo after them (``rrgan.level``)."""
+    the view under its field and the target. It is applied on the whole photo after the other nets
+    (``rrgan.level``); with a learned mix it sees their transmission of each view too (the networks
+    users get, frozen), and the loss is on the transmission moved by its mix."""
 
     LOSSES = ("level", "identity_level")
 
-    def __init__(self, networks: Networks, **kwargs):
+    def __init__(self, networks: Networks, thumbnail: int, **kwargs):
         super().__init__(self.LOSSES, **kwargs)
-        self.level_net = networks.level_net
+        self.networks, self.level_net, self.thumbnail = networks, networks.level_net, thumbnail
 
     def train_step(self, batch):
         image, target = batch["input"], batch["target"]
+        size = image.shape[1:3]
+        inputs = thumbnail = tf.image.resize(image, [self.thumbnail, self.thumbnail], "area")
+        transmission, mix = image, 1.0  # a fixed mix: the field itself learns the target's level (the net's own mix overrides it)
+        if learns_mix(self.level_net):
+            transmission = tf.cast(self.networks.remove_reflection(image)["transmission"], tf.float32)
+            inputs = [thumbnail, tf.image.resize(transmission, [self.thumbnail, self.thumbnail], "area")]
+        scale = size[0] // self.thumbnail
         variables = self.level_net.trainable_variables
         with tf.GradientTape() as tape:
-            loss = losses.level_loss(apply_field(image, self.level_net(image, training=True)), target)
+            output = tf.image.resize(self.level_net(inputs, training=True), size, "bilinear")
+            loss = losses.level_loss(toward_field(image, transmission, output, mix), target, scale)
             scaled = self.optimizer.scale_loss(loss / _replicas())
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        return self.trackers.update({"level": loss, "identity_level": losses.level_loss(image, target)})
+        return self.trackers.update({"level": loss, "identity_level": losses.level_loss(transmission, target, scale)})
