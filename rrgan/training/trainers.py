@@ -15,7 +15,6 @@ from rrgan.config import LossConfig
 from rrgan.models import Networks
 from rrgan.models.level_net import learns_mix, toward_field
 
-
 LEARNED_MIX_VIEW_SCALE = 3  # a learned mix's views are 3 thumbnails wide (384 px): the generator works at that scale
 
 
@@ -200,7 +199,7 @@ class LevelTrainer(_StageTrainer):
         image, target = batch["input"], batch["target"]
         size = image.shape[1:3]
         inputs = thumbnail = tf.image.resize(image, [self.thumbnail, self.thumbnail], "area")
-        transmission, mix = image, 1.0  # a fixed mix: the field itself learns the target's level (the net's own mix overrides it)
+        transmission, mix = image, 1.0  # with a fixed mix the field itself learns the target's level
         if learns_mix(self.level_net):
             transmission = tf.cast(self.networks.remove_reflection(image)["transmission"], tf.float32)
             inputs = [thumbnail, tf.image.resize(transmission, [self.thumbnail, self.thumbnail], "area")]
