@@ -35,11 +35,8 @@ def build_level_net(config: ModelConfig, name: str = "level_net") -> keras.Model
     """
     width = config.level_width
     thumbnail = keras.Input((None, None, 3), name="thumbnail")
-    backbone = build_efficientnet_lite("lite0", feature_stages=4, trainable=True, name="level_backbone")
-    for layer in backbone.layers:  # fine-tuned with ImageNet's BatchNorm, not a mixed batch's statistics
-        if isinstance(layer, layers.BatchNormalization):
-            layer.trainable = False
-    *_, eighth, sixteenth = backbone(thumbnail)
+    *_, eighth, sixteenth = build_efficientnet_lite("lite0", feature_stages=4, trainable=True,
+                                                    name="level_backbone")(thumbnail)
     x = layers.Conv2D(width, 1, activation="relu", name="features")(sixteenth)
     context = layers.GlobalAveragePooling2D(keepdims=True, name="context_pooled")(x)
     context = layers.Dense(width, activation="relu", name="context")(context)
