@@ -128,11 +128,10 @@ def auxiliary_losses(attention_maps, edges, image, target, config) -> dict:
 LEVEL_POOL = 4  # the level loss compares 4x4 means: the field is smooth, the views' detail is not its job
 
 
-def level_loss(prediction, target, scale: int = 1):
-    """MSE between 4x4 means of prediction and target at 1/``scale`` of their size: the Level-net's
-    loss, blind to the detail that a smooth field cannot (and should not try to) fix."""
-    pool = LEVEL_POOL * scale
-    pooled = ops.average_pool(prediction - target, pool, pool, padding="valid")
+def level_loss(prediction, target):
+    """MSE between 4x4 means of prediction and target: the Level-net's loss, blind to the detail
+    that a smooth field cannot (and should not try to) fix."""
+    pooled = ops.average_pool(prediction - target, LEVEL_POOL, LEVEL_POOL, padding="valid")
     return ops.mean(ops.square(pooled))
 
 

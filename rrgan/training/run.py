@@ -50,7 +50,7 @@ from rrgan.losses import build_perceptual_features
 from rrgan.metrics import validation_scores
 from rrgan.models import Networks, build_generator, build_networks, grow_into
 from rrgan.training import callbacks as cb
-from rrgan.training.trainers import LEARNED_MIX_VIEW_SCALE, AuxiliaryTrainer, GANTrainer, LevelTrainer
+from rrgan.training.trainers import AuxiliaryTrainer, GANTrainer, LevelTrainer
 
 STAGES = ("aux", "gan", "level")  # the level stage trains only where the model has a Level-net
 LEVEL_LEARNING_RATE_FLOOR = 0.05  # the level stage's cosine decay ends at this share of its rate
@@ -294,7 +294,7 @@ class Run:
                            if fine_tune else None))
         self.level_trainer, self.level_validation = None, None
         if self.networks.level_net is not None:
-            self.level_trainer = LevelTrainer(self.inference_networks, config.model.level_thumbnail)
+            self.level_trainer = LevelTrainer(self.inference_networks)
             self.level_trainer.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
                 train.level_learning_rate, max(train.level_steps, 1), alpha=LEVEL_LEARNING_RATE_FLOOR)))
         self._build_optimizers()
@@ -372,9 +372,8 @@ class Run:
         # A resumed run continues with fresh batches instead of replaying the ones it already saw.
         config, seed = self.config, self.config.train.seed + step
         if stage == "level":
-            scale = LEARNED_MIX_VIEW_SCALE if config.model.level_learned_mix else 1
             dataset = level_dataset(self.sources, config.data, config.train.level_batch_size,
-                                    config.model.level_thumbnail * scale, seed)
+                                    config.model.level_thumbnail, seed)
         else:
             dataset = training_dataset(self.sources, config.data, config.train.batch_size, seed=seed)
         return _distributable(dataset)

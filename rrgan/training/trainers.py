@@ -15,8 +15,6 @@ from rrgan.config import LossConfig
 from rrgan.models import Networks
 from rrgan.models.level_net import learns_mix, toward_field
 
-LEARNED_MIX_VIEW_SCALE = 3  # a learned mix's views are 3 thumbnails wide (384 px): the generator works at that scale
-
 
 def _replicas() -> int:
     return tf.distribute.get_strategy().num_replicas_in_sync
@@ -191,23 +189,20 @@ class LevelTrainer(_StageTrainer):
 
     LOSSES = ("level", "identity_level")
 
-    def __init__(self, networks: Networks, thumbnail: int, **kwargs):
+    def __init__(self, networks: Networks, **kwargs):
         super().__init__(self.LOSSES, **kwargs)
-        self.networks, self.level_net, self.thumbnail = networks, networks.level_net, thumbnail
+        self.networks, self.level_net = networks, networks.level_net
 
     def train_step(self, batch):
         image, target = batch["input"], batch["target"]
-        size = image.shape[1:3]
-        inputs = thumbnail = tf.image.resize(image, [self.thumbnail, self.thumbnail], "area")
-        transmission, mix = image, 1.0  # with a fixed mix the field itself learns the target's level
-        if learns_mix(self.level_net):
+        inputs, transmission, mix = image, image, 1.0  # with a fixed mix the field itself learns the target's level
+        if learns_mix(self.level_net):  # the generator's level at the thumbnail is close to the full photo's
             transmission = tf.cast(self.networks.remove_reflection(image)["transmission"], tf.float32)
-            inputs = [thumbnail, tf.image.resize(transmission, [self.thumbnail, self.thumbnail], "area")]
-        scale = size[0] // self.thumbnail
+            inputs = [image, transmission]
         variables = self.level_net.trainable_variables
         with tf.GradientTape() as tape:
-            output = tf.image.resize(self.level_net(inputs, training=True), size, "bilinear")
-            loss = losses.level_loss(toward_field(image, transmission, output, mix), target, scale)
+            output = tf.image.resize(self.level_net(inputs, training=True), tf.shape(image)[1:3], "bilinear")
+            loss = losses.level_loss(toward_field(image, transmission, output, mix), target)
             scaled = self.optimizer.scale_loss(loss / _replicas())
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        return self.trackers.update({"level": loss, "identity_level": losses.level_loss(transmission, target, scale)})
+        return self.trackers.update({"level": loss, "identity_level": losses.level_loss(transmission, target)})
