@@ -213,3 +213,20 @@ def levelled_model_output(workdir, image):
 def test_the_level_stage_needs_a_level_net(tmp_path, capsys):
     assert train_main(["--stage", "level", "--workdir", str(tmp_path / "w")]) == 2
     assert "model.level_net=true" in capsys.readouterr().err
+
+
+def test_a_saved_model_exported_before_the_level_net_still_loads(tmp_path):
+    """SavedModels without the ``remove_unlevelled`` / ``level`` signatures are served whole, tile by tile."""
+    class Halving(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+        def serve(self, images):
+            shape = tf.concat([tf.shape(images)[:3], [1]], 0)
+            return {"transmission": images // 2, "reflection": images - images // 2,
+                    "attention": tf.zeros(shape), "edge": tf.zeros(shape)}
+
+    module = Halving()
+    tf.saved_model.save(module, str(tmp_path / "old"), signatures={"serving_default": module.serve})
+    model = load_model(tmp_path / "old")
+    assert not isinstance(model, Remover)
+    image = draw_scene(4, 64)
+    np.testing.assert_array_equal(remove_reflections(model, image, tile=32, overlap=8)["transmission"], image // 2)
