@@ -88,16 +88,22 @@ def test_level_shares_must_fit_in_a_batch():
         preset("tiny").override(["model.level_thumbnail=40"])
 
 
+def _level_losses(networks, batch, learning_rate: float, steps: int) -> tuple[float, float]:
+    """The level loss of a LevelTrainer's first step on ``batch`` and of its last, ``steps`` steps later."""
+    trainer = LevelTrainer(networks)
+    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    step = tf.function(trainer.train_step)
+    first = float(step(batch)["level"])
+    for _ in range(steps):
+        last = float(step(batch)["level"])
+    return first, last
+
+
 def test_the_level_trainer_learns_a_veil():
     networks = build_networks(TINY_LEVEL.model)
     target = np.stack([draw_scene(seed, 32) for seed in range(4)]).astype(np.float32) / 255.0
     batch = {"input": tf.constant(np.clip(target * 0.8 + 0.15, 0, 1)), "target": tf.constant(target)}
-    trainer = LevelTrainer(networks)
-    trainer.compile(optimizer=keras.optimizers.Adam(1e-3))
-    step = tf.function(trainer.train_step)
-    first = float(step(batch)["level"])
-    for _ in range(40):
-        last = float(step(batch)["level"])
+    first, last = _level_losses(networks, batch, learning_rate=1e-3, steps=40)
     assert last < 0.3 * first
     field = tf.image.resize(networks.level_net(batch["input"]), [32, 32], "bilinear")
     output = toward_field(batch["input"], batch["input"], field, 1.0)
@@ -119,12 +125,7 @@ def test_a_learned_mix_keeps_the_generators_level_where_it_is_right():
     networks.level_net.get_layer("field").trainable = False  # only the mix can move
     image = tf.constant(np.stack([draw_scene(seed, 64) for seed in range(2)]).astype(np.float32) / 255.0)
     batch = {"input": image, "target": tf.cast(networks.remove_reflection(image)["transmission"], tf.float32)}
-    trainer = LevelTrainer(networks)
-    trainer.compile(optimizer=keras.optimizers.Adam(1e-2))
-    step = tf.function(trainer.train_step)
-    first = float(step(batch)["level"])
-    for _ in range(25):
-        last = float(step(batch)["level"])
+    first, last = _level_losses(networks, batch, learning_rate=1e-2, steps=25)
     assert last < 0.1 * first
     assert float(tf.reduce_mean(tf.sigmoid(networks.level_net([image, batch["target"]])[..., 6:]))) < 0.2
 
@@ -199,15 +200,13 @@ def test_a_level_stage_can_be_added_to_trained_networks(level_run, tmp_path):
     assert train_main(["--init", str(tmp_path / "levelled"), "--stage", "level", "--set", "model.level_net=true",
                        "--set", "model.level_learned_mix=true", "--set", "train.level_steps=2", "--set",
                        "train.level_batch_size=4", "--quiet", "--workdir", str(tmp_path / "learned")]) == 0
-    learned = _networks(tmp_path / "learned")
-    assert len(learned.level_net.inputs) == 2
+    assert len(_networks(tmp_path / "learned").level_net.inputs) == 2
     image = tf.constant(draw_scene(3, 80)[None])
     served = load_model(tmp_path / "learned", "float32")(image)["transmission"].numpy()
-    assert served.shape == image.shape and (served != levelled_model_output(tmp_path / "levelled", image)).any()
-
-
-def levelled_model_output(workdir, image):
-    return load_model(workdir, "float32")(image)["transmission"].numpy()
+    before = load_model(tmp_path / "levelled", "float32")(image)["transmission"].numpy()
+    assert served.shape == image.shape and (served != before).any()
+    exported = load_model(tmp_path / "learned" / "export" / "rrgan")(image)["transmission"].numpy()
+    assert np.abs(exported.astype(int) - served).max() <= 1  # the SavedModel's graph takes the second input too
 
 
 def test_the_level_stage_needs_a_level_net(tmp_path, capsys):
