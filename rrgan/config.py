@@ -28,6 +28,7 @@ PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 LEARNING_RATE_SCHEDULES = ("constant", "cosine", "wsd")
 ADVERSARIAL_PHASES = ("all", "decay")
 PIXEL_NORMS = ("l1", "mse", "psnr")
+LEVEL_NORMS = ("mse", "psnr")
 GENERATORS = ("unet", "nafnet")
 
 
@@ -247,6 +248,7 @@ class LossConfig:
 
     pixel: float = 1.0  # the pixel term between output and target (its kind: pixel_norm)
     pixel_norm: str = "l1"  # "l1", "mse" or "psnr" (minus the mean per-image PSNR, dB)
+    level_norm: str = "mse"  # the level stage's loss between 4x4 means: "mse" or "psnr" (per view, as above)
     multiscale: float = 1.0  # MSE at 1/4, 1/2 and 1
     gradient: float = 0.5  # L1 between image gradients
     perceptual: float = 0.1  # L1 between pretrained features
@@ -266,6 +268,8 @@ class LossConfig:
     def __post_init__(self):
         if self.pixel_norm not in PIXEL_NORMS:
             raise ConfigError(f"loss.pixel_norm must be one of {PIXEL_NORMS}, got {self.pixel_norm!r}")
+        if self.level_norm not in LEVEL_NORMS:
+            raise ConfigError(f"loss.level_norm must be one of {LEVEL_NORMS}, got {self.level_norm!r}")
         if self.adversarial_kind not in ("nsgan", "rasgan"):
             raise ConfigError(f"loss.adversarial_kind must be 'nsgan' or 'rasgan', got {self.adversarial_kind!r}")
 

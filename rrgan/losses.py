@@ -22,18 +22,19 @@ PACKAGED_PERCEPTUAL_STAGES = {"hed": 3, "efficientnet_lite0": 4}
 PSNR_LOSS_FLOOR = 1e-8  # MSE floor of the "psnr" pixel loss: an exact output counts as 80 dB
 
 
-def pixel_loss(prediction, target, norm: str = "l1"):
+def pixel_loss(prediction, target, norm: str = "l1", floor: float = PSNR_LOSS_FLOOR):
     """L1 (robust to slight misalignment of real pairs), MSE, or "psnr": the mean over images of
     10 log10(MSE), minus the mean PSNR in dB (as NAFNet trains). Benchmarks average PSNR per image,
     so an error costs more on an image that is already close to its target; MSE weighs it the
-    same everywhere and lets a model darken a photo with no reflection to gain on others."""
+    same everywhere and lets a model darken a photo with no reflection to gain on others. ``floor``:
+    the per-image MSE at which "psnr" stops rewarding a closer match."""
     difference = prediction - target
     if norm == "l1":
         return ops.mean(ops.abs(difference))
     if norm == "mse":
         return ops.mean(ops.square(difference))
     per_image = ops.mean(ops.square(difference), axis=tuple(range(1, len(difference.shape))))
-    return ops.mean(10.0 * ops.log(per_image + PSNR_LOSS_FLOOR) / ops.log(10.0))
+    return ops.mean(10.0 * ops.log(per_image + floor) / ops.log(10.0))
 
 
 def multiscale_loss(outputs: dict, target):
@@ -125,14 +126,18 @@ def auxiliary_losses(attention_maps, edges, image, target, config) -> dict:
     return {"attention": attention, "edge": edge, "aux_total": config.attention * attention + config.edge * edge}
 
 
+LEVEL_PSNR_FLOOR = 1e-5  # 50 dB
 LEVEL_POOL = 4  # the level loss compares 4x4 means: the field is smooth, the views' detail is not its job
 
 
-def level_loss(prediction, target):
-    """MSE between 4x4 means of prediction and target: the Level-net's loss, blind to the detail
-    that a smooth field cannot (and should not try to) fix."""
-    pooled = ops.average_pool(prediction - target, LEVEL_POOL, LEVEL_POOL, padding="valid")
-    return ops.mean(ops.square(pooled))
+def level_loss(prediction, target, norm: str = "mse"):
+    """``pixel_loss`` ("mse" or "psnr") between 4x4 means of prediction and target: the Level-net's
+    loss, blind to the detail that a smooth field cannot (and should not try to) fix. With "psnr" a
+    photo without a reflection, whose level is nearly right, weighs as much as a veiled one; its
+    floor is 50 dB, past which a level is as good as exact."""
+    pooled_prediction = ops.average_pool(prediction, LEVEL_POOL, LEVEL_POOL, padding="valid")
+    pooled_target = ops.average_pool(target, LEVEL_POOL, LEVEL_POOL, padding="valid")
+    return pixel_loss(pooled_prediction, pooled_target, norm, floor=LEVEL_PSNR_FLOOR)
 
 
 def _bce_logits(logits, label: float):

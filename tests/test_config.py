@@ -57,6 +57,7 @@ def test_config_is_frozen():
     ("data.view_short_side=600,400", "data.view_short_side"),
     ("data.synthesis.recipes=fancy", "recipes"),
     ("loss.adversarial_kind=wgan", "adversarial_kind"),
+    ("loss.level_norm=l1", "loss.level_norm"),
     ("train.adversarial_phase=late", "adversarial_phase"),
     ("train.adversarial_phase=decay", "learning_rate_schedule='wsd'"),  # tiny decays by cosine
 ])

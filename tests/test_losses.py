@@ -56,6 +56,17 @@ def test_psnr_pixel_loss_is_minus_the_mean_psnr_and_weighs_near_exact_images_mor
     assert near == pytest.approx(far / 10, rel=1e-3)  # MSE pulls it ten times less
 
 
+def test_psnr_level_loss_sees_only_the_level_and_stops_at_50_db():
+    target = _image(16, 16)
+    checkerboard = np.indices((16, 16)).sum(0) % 2 * 0.2 - 0.1  # detail that 4x4 means cancel
+    detail = target + checkerboard[None, :, :, None].astype("float32")
+    assert _f(losses.level_loss(detail, target, "psnr")) == pytest.approx(-50.0, abs=1e-3)  # the floor
+    veils = np.array([0.1, 0.01], "float32")[:, None, None, None]
+    expected = np.mean(10 * np.log10(veils.ravel() ** 2 + 1e-5))
+    assert _f(losses.level_loss(target + veils, target, "psnr")) == pytest.approx(expected, abs=1e-3)
+    assert _f(losses.level_loss(target + veils, target)) == pytest.approx(np.mean(veils ** 2), rel=1e-4)
+
+
 def test_multiscale_loss_scales_the_target_as_the_generator_scales_the_photo():
     # 36 x 44 is no multiple of the generator's 8: its scaled outputs are of the edge-padded photo
     # (40 x 48), so an output that keeps the photo at every scale must cost nothing.

@@ -294,7 +294,7 @@ class Run:
                            if fine_tune else None))
         self.level_trainer, self.level_validation = None, None
         if self.networks.level_net is not None:
-            self.level_trainer = LevelTrainer(self.inference_networks)
+            self.level_trainer = LevelTrainer(self.inference_networks, config.loss.level_norm)
             self.level_trainer.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
                 train.level_learning_rate, max(train.level_steps, 1), alpha=LEVEL_LEARNING_RATE_FLOOR)))
         self._build_optimizers()

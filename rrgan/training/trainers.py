@@ -189,9 +189,9 @@ class LevelTrainer(_StageTrainer):
 
     LOSSES = ("level", "identity_level")
 
-    def __init__(self, networks: Networks, **kwargs):
+    def __init__(self, networks: Networks, norm: str = "mse", **kwargs):
         super().__init__(self.LOSSES, **kwargs)
-        self.networks, self.level_net = networks, networks.level_net
+        self.networks, self.level_net, self.norm = networks, networks.level_net, norm
 
     def train_step(self, batch):
         image, target = batch["input"], batch["target"]
@@ -202,7 +202,8 @@ class LevelTrainer(_StageTrainer):
         variables = self.level_net.trainable_variables
         with tf.GradientTape() as tape:
             output = tf.image.resize(self.level_net(inputs, training=True), tf.shape(image)[1:3], "bilinear")
-            loss = losses.level_loss(toward_field(image, transmission, output, mix), target)
+            loss = losses.level_loss(toward_field(image, transmission, output, mix), target, self.norm)
             scaled = self.optimizer.scale_loss(loss / _replicas())
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        return self.trackers.update({"level": loss, "identity_level": losses.level_loss(transmission, target)})
+        identity = losses.level_loss(transmission, target, self.norm)
+        return self.trackers.update({"level": loss, "identity_level": identity})
