@@ -5,9 +5,11 @@ cuda drivers", CPU instructions, and ``E0000 ... failed call to cuInit`` on ever
 a GPU), which a new user reads as a failure. Most are written by Abseil before its logging is
 initialised, which no environment variable filters, so they are caught at the file descriptor:
 stderr goes to a temporary file while TensorFlow loads and finds its devices, and is dropped when
-that succeeded (printed when it failed). After that TensorFlow's C++ and Python logs show errors
-only. The catch waits for TensorFlow's first import (an import hook), so ``--help`` and commands
-that need no TensorFlow stay instant. ``--verbose`` or ``RRGAN_VERBOSE=1`` leaves it all as it is.
+that succeeded (printed when it failed). After that TensorFlow's C++ log shows fatal errors only
+(its errors reach the user as Python exceptions; oneDNN logs an ``E0000 ... DT_HALF`` line at the
+first graph on CPUs without AVX512-FP16, AMD's among them) and its Python logger errors. The catch
+waits for TensorFlow's first import (an import hook), so ``--help`` and commands that need no
+TensorFlow stay instant. ``--verbose`` or ``RRGAN_VERBOSE=1`` leaves it all as it is.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def quiet_start(verbose: bool = False) -> None:
     wins). Does nothing with ``verbose``, once TensorFlow is imported, or when already called."""
     if verbose or "tensorflow" in sys.modules or any(isinstance(f, _QuietFinder) for f in sys.meta_path):
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.meta_path.insert(0, _QuietFinder())
 
 
