@@ -209,6 +209,18 @@ def test_a_level_stage_can_be_added_to_trained_networks(level_run, tmp_path):
     assert np.abs(exported.astype(int) - served).max() <= 1  # the SavedModel's graph takes the second input too
 
 
+def test_the_level_stage_trains_on_the_configured_norm(level_run, tmp_path):
+    """loss.level_norm reaches the level stage: "psnr" logs minus dB, where the MSE logs squares."""
+    workdir = tmp_path / "psnr"
+    train(preset("tiny").override([*FAST, "loss.level_norm=psnr", "train.level_steps=2"]), workdir,
+          stages=("level",), progress=False, init=level_run[0])
+    with open(workdir / "losses.csv") as file:
+        values = [float(row["value"]) for row in csv.DictReader(file) if row["stage"] == "level"]
+    assert values and all(-50.0 <= value < -5.0 for value in values)
+    with open(level_run[0] / "losses.csv") as file:
+        assert all(0.0 <= float(row["value"]) < 1.0 for row in csv.DictReader(file) if row["stage"] == "level")
+
+
 def test_the_level_stage_needs_a_level_net(tmp_path, capsys):
     assert train_main(["--stage", "level", "--workdir", str(tmp_path / "w")]) == 2
     assert "model.level_net=true" in capsys.readouterr().err
