@@ -21,8 +21,7 @@ def network_objects(networks: Networks, average_generator: keras.Model | None) -
     """The networks' names in a checkpoint (the frozen backbone is not saved: it comes from its package)."""
     objects = dict(edge_net=networks.edge_net, attention_net=networks.attention_net, generator=networks.generator,
                    discriminator=networks.discriminator)
-    if networks.level_net is not None:
-        objects["level_net"] = networks.level_net
+    objects.update(whole_photo_objects(networks))
     if average_generator is not None:
         objects[AVERAGE_GENERATOR] = average_generator
     return objects
@@ -38,14 +37,23 @@ def latest(workdir: str | Path) -> str | None:
     return tf.train.latest_checkpoint(str(Path(workdir) / CHECKPOINTS))
 
 
-def restore_level_net(path: str, level_net: keras.Model) -> None:
-    """The Level-net alone from a full training checkpoint: the level stage trains it after the
-    generator's best checkpoint was kept, so a user's model takes it from the latest one."""
-    status = tf.train.Checkpoint(level_net=level_net).restore(path)
+def whole_photo_objects(networks: Networks) -> dict:
+    """The networks of the whole-photo step (``rrgan.level``) that ``networks`` has, by checkpoint name."""
+    return {name: getattr(networks, name) for name in ("level_net", "presence_net") if getattr(networks, name)}
+
+
+def restore_whole_photo_nets(path: str, networks: Networks) -> None:
+    """The Level-net and Presence-net alone from a full training checkpoint: their stages train them
+    after the generator's best checkpoint was kept, so a user's model takes them from the latest one."""
+    objects = whole_photo_objects(networks)
+    if not objects:
+        return
+    status = tf.train.Checkpoint(**objects).restore(path)
     try:
         status.assert_existing_objects_matched()
     except AssertionError as err:
-        raise RRGANError(f"{path}: checkpoint holds no Level-net ({str(err).splitlines()[0]})") from None
+        raise RRGANError(f"{path}: checkpoint lacks the model's {' or '.join(objects)} "
+                         f"({str(err).splitlines()[0]})") from None
     status.expect_partial()
 
 

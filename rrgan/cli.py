@@ -258,7 +258,8 @@ def train_main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="rrgan-train",
         description="Train rrgan: stage 1 (Edge-net, Attention-net), then stage 2 (generator vs discriminator), "
-                    "then the level stage (the Level-net, where model.level_net is set). "
+                    "then the level stage (the Level-net, where model.level_net is set) and the presence stage "
+                    "(the Presence-net, where model.presence_net is set). "
                     "With no arguments, trains the tiny preset on the embedded default data (a few minutes on CPU). "
                     "Run it again with the same --workdir to resume.")
     parser.add_argument("--data", nargs="+", default=[], metavar="PATH",
@@ -269,8 +270,9 @@ def train_main(argv=None) -> int:
     parser.add_argument("--val", nargs="+", default=[], metavar="PATH", help="pair folders to validate on")
     parser.add_argument("--workdir", default="rrgan-run", help="where checkpoints, logs and samples go "
                                                                "(default: ./rrgan-run)")
-    parser.add_argument("--stage", choices=("aux", "gan", "level", "all"), default="all",
-                        help="which stage(s) to train (level: the Level-net, where model.level_net is set)")
+    parser.add_argument("--stage", choices=("aux", "gan", "level", "presence", "all"), default="all",
+                        help="which stage(s) to train (level: the Level-net, where model.level_net is set; "
+                             "presence: the Presence-net, where model.presence_net is set)")
     parser.add_argument("--steps", type=int, help="train the chosen stage(s) to this many steps")
     parser.add_argument("--init", metavar="WEIGHTS", nargs="?", const="",
                         help="start a new run from trained networks: a work dir or weights folder, or nothing "
@@ -295,8 +297,9 @@ def train_main(argv=None) -> int:
     if config.train.precision == "auto":
         print(f"train.precision=auto: computing in {compute_precision('auto')} on this machine")
     stages = STAGES if args.stage == "all" else (args.stage,)
-    if args.stage == "level" and not config.model.level_net:
-        raise RRGANError("--stage level trains the Level-net, and this model has none: add --set model.level_net=true")
+    for stage, net, key in (("level", "Level-net", "level_net"), ("presence", "Presence-net", "presence_net")):
+        if args.stage == stage and not getattr(config.model, key):
+            raise RRGANError(f"--stage {stage} trains the {net}, and this model has none: add --set model.{key}=true")
     if args.steps is not None:
         if args.steps < 0:
             raise RRGANError(f"--steps must be positive, got {args.steps}")
@@ -307,9 +310,10 @@ def train_main(argv=None) -> int:
     result = train(config, workdir, args.data, args.val, stages, progress=not args.quiet, init=args.init,
                    photos=args.photos)
     print(f"\nstage 1 (aux) at step {result.aux_step}, stage 2 (gan) at step {result.gan_step}"
-          + (f", level stage at step {result.level_step}" if config.model.level_net else ""))
+          + (f", level stage at step {result.level_step}" if config.model.level_net else "")
+          + (f", presence stage at step {result.presence_step}" if config.model.presence_net else ""))
     if result.validation:
-        stage = "level" if result.level_step else "gan"
+        stage = "presence" if result.presence_step else "level" if result.level_step else "gan"
         print(f"the exported model ({stage} step {result.validation_step}) on the validation sets:")
     for name, v in (result.validation or {}).items():
         print(f"  {name}: PSNR {v['psnr']:.2f} dB, SSIM {v['ssim']:.3f} "

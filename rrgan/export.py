@@ -1,5 +1,5 @@
-"""Export the generator bundle (Attention-net, Edge-net, generator, Level-net where there is one) as ONE
-SavedModel for TF Serving.
+"""Export the generator bundle (Attention-net, Edge-net, generator; Level-net and Presence-net where
+there are) as ONE SavedModel for TF Serving.
 
 Layout: ``<export_root>/<model_name>/<version>/`` with an integer version (the next free one by
 default), written under a temporary name and renamed, so TF Serving never sees half a version.
@@ -10,9 +10,10 @@ Signatures:
     remove_encoded(images: string [N]) -> transmission_png (string [N]): JPEG / PNG / BMP / GIF
         bytes in (as TF Serving's REST API receives base64), PNG bytes out.
     limits() -> max_pixels, max_batch (int64 scalars): the export's ``ServingLimits``.
-    remove_unlevelled(images) -> serving_default's outputs before the Level-net's whole-photo step, and
-    level(images, transmission: uint8 [N, H, W, 3]) -> transmission after it (``rrgan.level``; as it
-        was without a Level-net): the two halves of serving_default, for a caller that runs the first
+    remove_unlevelled(images) -> serving_default's outputs before the whole-photo step (``rrgan.level``:
+        the Level-net and Presence-net), and
+    level(images, transmission: uint8 [N, H, W, 3]) -> transmission after it (as it was without
+        those nets): the two halves of serving_default, for a caller that runs the first
         in tiles of its own (``rrgan.inference.remove_reflections``) and the second once on the photo.
 Both run a photo larger than ``tile`` pixels in overlapping tiles inside the graph (``rrgan.tiling``),
 so a phone photo posted to TF Serving takes the memory of one tile, not of the whole photo. An export
@@ -136,6 +137,7 @@ class ServingBundle(tf.Module):
         self.generator = networks.generator
         self.backbone = networks.backbone
         self.level_net = networks.level_net
+        self.presence_net = networks.presence_net
         images = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
         self.serve = tf.function(self._serve, input_signature=[images])
         self.serve_unlevelled = tf.function(self._serve_unlevelled, input_signature=[images])
@@ -240,7 +242,8 @@ def export_bundle(networks: Networks, export_root: str | Path, model_name: str =
     return final
 
 
-WEIGHT_FILES = ("edge_net", "attention_net", "generator", "level_net")  # the nets a user needs, where present
+# The nets a user needs, where present.
+WEIGHT_FILES = ("edge_net", "attention_net", "generator", "level_net", "presence_net")
 
 
 def save_weights(networks: Networks, config: Config, folder: str | Path) -> Path:

@@ -81,8 +81,8 @@ def load_workdir(workdir: str | Path) -> Networks:
     networks = build_networks(config.model)
     average = build_generator(config.model, name="generator_ema") if config.train.ema_decay else None
     checkpoints.restore_networks(path, networks, average)
-    if networks.level_net is not None:  # trained after the best generator was kept: the latest is its own
-        checkpoints.restore_level_net(checkpoints.latest(workdir), networks.level_net)
+    # The whole-photo nets are trained after the best generator was kept: the latest are their own.
+    checkpoints.restore_whole_photo_nets(checkpoints.latest(workdir), networks)
     return networks if average is None else networks.with_generator(average)
 
 

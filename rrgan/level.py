@@ -1,6 +1,7 @@
-"""The whole-photo level step: after the networks have made the transmission tile by tile, its low
+"""The whole-photo step: after the networks have made the transmission tile by tile, its low
 frequencies are moved ``mix`` of the way to the photo under the Level-net's field (or as far as the
-net says, per cell, with a learned mix).
+net says, per cell, with a learned mix); then, with a Presence-net, the output is moved back toward
+the photo by the probability it gives that the photo holds no reflection.
 
 The field has a cell per 16 pixels of a thumbnail whose short side is ``model.level_thumbnail``:
 a 24 MP photo has about 8 x 12 cells. The photo and the transmission are averaged down to those
@@ -17,7 +18,8 @@ import tensorflow as tf
 from rrgan.metrics import quantize
 from rrgan.models import Networks
 from rrgan.models.level_net import CELL, learns_mix, toward_field
-from rrgan.working_size import at_working_size
+from rrgan.models.presence_net import gated, presence
+from rrgan.working_size import at_working_size, in_bands
 
 
 def thumbnail_shape(height, width, short_side: int) -> tf.Tensor:
@@ -31,16 +33,30 @@ def thumbnail_shape(height, width, short_side: int) -> tf.Tensor:
 
 def level_step(networks: Networks, images: tf.Tensor, transmission: tf.Tensor) -> tf.Tensor:
     """``transmission`` (uint8 [N, H, W, 3], the networks' output for ``images``, uint8 too) with its
-    low frequencies moved toward those of ``images`` under the field of ``networks.level_net``: by
-    ``networks.level_mix``, or the net's own mix per cell; uint8 [N, H, W, 3]. Without a Level-net,
-    ``transmission`` as it is."""
-    if networks.level_net is None:
+    low frequencies moved toward those of ``images`` under the field of ``networks.level_net`` (by
+    ``networks.level_mix``, or the net's own mix per cell), then gated by ``networks.presence_net``;
+    uint8 [N, H, W, 3]. Without either net, ``transmission`` as it is."""
+    if networks.level_net is None and networks.presence_net is None:
         return transmission
     shape = tf.shape(images)
-    size = thumbnail_shape(shape[1], shape[2], networks.level_thumbnail)
-    inputs = tf.image.resize(images, size, "area") / 255.0
+    thumbnail = tf.image.resize(images, thumbnail_shape(shape[1], shape[2], networks.level_thumbnail), "area") / 255.0
+    if networks.level_net is not None:
+        transmission = _levelled(networks, images, transmission, thumbnail)
+    if networks.presence_net is not None:
+        probability = presence(networks.presence_net(thumbnail, training=False))[:, 0]
+
+        def judged(image_rows, transmission_rows, image_index):
+            photo, corrected = (tf.cast(rows, tf.float32) / 255.0 for rows in (image_rows, transmission_rows))
+            return quantize(gated(photo, corrected, tf.gather(probability, image_index)[:, None, None]))
+
+        transmission = in_bands(judged, images, transmission)
+    return transmission
+
+
+def _levelled(networks: Networks, images: tf.Tensor, transmission: tf.Tensor, thumbnail: tf.Tensor) -> tf.Tensor:
+    inputs = thumbnail
     if learns_mix(networks.level_net):
-        inputs = [inputs, tf.image.resize(transmission, size, "area") / 255.0]
+        inputs = [inputs, tf.image.resize(transmission, tf.shape(thumbnail)[1:3], "area") / 255.0]
     output = tf.cast(networks.level_net(inputs, training=False), tf.float32)
     cells = tf.shape(output)[1:3]
     photo = tf.image.resize(images, cells, antialias=True) / 255.0

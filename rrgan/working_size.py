@@ -76,3 +76,24 @@ def at_working_size(run: Callable[[tf.Tensor], tf.Tensor], images: tf.Tensor,
                                           parallel_iterations=1)
     return (tf.reshape(transmission.concat(), [batch, height, width, 3]),
             tf.reshape(maps.concat(), tf.stack([batch, height, width, tf.shape(changes)[-1] - 3])))
+
+
+def in_bands(combine: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor], images: tf.Tensor,
+             others: tf.Tensor) -> tf.Tensor:
+    """``combine`` (uint8 rows [n, W, 3] of ``images`` and of ``others``, and the index of the image
+    each row is of, int32 [n] -> uint8 [n, W, 3]) over two uint8 [N, H, W, 3] batches of one shape,
+    ``BAND`` rows at a time: a pixel-wise step on a 24 MP photo without float copies of it."""
+    shape = tf.shape(images)
+    height, rows = shape[1], shape[0] * shape[1]
+    image_rows, other_rows = tf.reshape(images, [-1, shape[2], 3]), tf.reshape(others, [-1, shape[2], 3])
+    bands = (rows + BAND - 1) // BAND
+    combined = tf.TensorArray(tf.uint8, size=bands, infer_shape=False)
+
+    def body(index, combined):
+        first = index * BAND
+        last = tf.minimum(first + BAND, rows)
+        band = combine(image_rows[first:last], other_rows[first:last], tf.range(first, last) // height)
+        return index + 1, combined.write(index, band)
+
+    _, combined = tf.while_loop(lambda index, _: index < bands, body, [0, combined], parallel_iterations=1)
+    return tf.reshape(combined.concat(), shape)

@@ -15,6 +15,7 @@ from rrgan.models.discriminator import build_discriminator
 from rrgan.models.edge_net import build_edge_net
 from rrgan.models.level_net import build_level_net
 from rrgan.models.nafnet import build_nafnet_generator
+from rrgan.models.presence_net import build_presence_net
 from rrgan.models.unet import build_unet_generator
 
 
@@ -37,6 +38,7 @@ class Networks:
     level_net: keras.Model | None = None
     level_mix: float = 0.0
     level_thumbnail: int = 128
+    presence_net: keras.Model | None = None
 
     def guidance(self, images, training: bool = False) -> dict:
         """What the generator is given besides the photo: ``features`` (list), ``attention_maps``
@@ -82,17 +84,20 @@ def build_generator(config: ModelConfig, name: str = "generator") -> keras.Model
 
 
 def build_networks(config: ModelConfig) -> Networks:
-    """The networks of ``config``; the Level-net in float32 whatever the dtype policy: it is cheap
-    (a thumbnail), and its field sets the level of every pixel."""
-    level_net = None
-    if config.level_net:
-        with dtype_policy("float32"):
+    """The networks of ``config``; the Level-net and Presence-net in float32 whatever the dtype
+    policy: they are cheap (a thumbnail), and each sets every pixel of the output."""
+    level_net, presence_net = None, None
+    with dtype_policy("float32"):
+        if config.level_net:
             level_net = build_level_net(config)
+        if config.presence_net:
+            presence_net = build_presence_net(config)
     return Networks(edge_net=build_edge_net(config), attention_net=build_attention_net(config),
                     generator=build_generator(config), discriminator=build_discriminator(config),
                     backbone=build_backbone(config), level_net=level_net, level_mix=config.level_mix,
-                    level_thumbnail=config.level_thumbnail)
+                    level_thumbnail=config.level_thumbnail, presence_net=presence_net)
 
 
 __all__ = ["Networks", "build_networks", "build_attention_net", "build_backbone", "build_discriminator",
-           "build_edge_net", "build_generator", "build_level_net", "grow_into"]
+           "build_edge_net", "build_generator", "build_level_net", "build_presence_net",
+           "grow_into"]

@@ -50,10 +50,11 @@ from rrgan.losses import build_perceptual_features
 from rrgan.metrics import validation_scores
 from rrgan.models import Networks, build_generator, build_networks, grow_into
 from rrgan.training import callbacks as cb
-from rrgan.training.trainers import AuxiliaryTrainer, GANTrainer, LevelTrainer
+from rrgan.training.trainers import AuxiliaryTrainer, GANTrainer, LevelTrainer, PresenceTrainer
 
-STAGES = ("aux", "gan", "level")  # the level stage trains only where the model has a Level-net
-LEVEL_LEARNING_RATE_FLOOR = 0.05  # the level stage's cosine decay ends at this share of its rate
+# The level and presence stages train only where the model has a Level-net / Presence-net.
+STAGES = ("aux", "gan", "level", "presence")
+LEVEL_LEARNING_RATE_FLOOR = 0.05  # the level and presence stages' cosine decays end at this share of their rates
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class RunResult:
     aux_step: int
     gan_step: int
     level_step: int
+    presence_step: int
     validation: dict | None  # the scores of the exported model, at validation_step
     validation_step: int | None
     export: Path | None
@@ -126,6 +128,12 @@ def _adam(learning_rate: float, beta_1: float, steps: int, train: TrainConfig):
         learning_rate = StableDecay(learning_rate, steps, steps - train.decay_start(steps), train.learning_rate_floor)
     optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1)
     return keras.optimizers.LossScaleOptimizer(optimizer) if train.precision == "mixed_float16" else optimizer
+
+
+def _cosine_adam(learning_rate: float, steps: int):
+    """Adam on a cosine to ``LEVEL_LEARNING_RATE_FLOOR`` of its rate: the whole-photo stages' optimizer."""
+    return keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1),
+                                                                        alpha=LEVEL_LEARNING_RATE_FLOOR))
 
 
 def _distributable(dataset: tf.data.Dataset) -> tf.data.Dataset:
@@ -292,11 +300,13 @@ class Run:
             discriminator_optimizer=_adam(train.discriminator_learning_rate, train.gan_beta_1, train.gan_steps, train),
             aux_optimizer=(_adam(train.aux_finetune_learning_rate, train.aux_beta_1, train.gan_steps, train)
                            if fine_tune else None))
-        self.level_trainer, self.level_validation = None, None
+        self.level_trainer, self.presence_trainer, self.whole_photo_validation = None, None, None
         if self.networks.level_net is not None:
             self.level_trainer = LevelTrainer(self.inference_networks, config.loss.level_norm)
-            self.level_trainer.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
-                train.level_learning_rate, max(train.level_steps, 1), alpha=LEVEL_LEARNING_RATE_FLOOR)))
+            self.level_trainer.compile(optimizer=_cosine_adam(train.level_learning_rate, train.level_steps))
+        if self.networks.presence_net is not None:
+            self.presence_trainer = PresenceTrainer(self.networks)
+            self.presence_trainer.compile(optimizer=_cosine_adam(train.presence_learning_rate, train.presence_steps))
         self._build_optimizers()
         trackables = dict(
             **checkpoints.network_objects(self.networks, self.average_generator),
@@ -306,6 +316,8 @@ class Run:
             trackables["aux_finetune_optimizer"] = self.gan_trainer.aux_optimizer
         if self.level_trainer is not None:
             trackables["level_optimizer"] = self.level_trainer.optimizer
+        if self.presence_trainer is not None:
+            trackables["presence_optimizer"] = self.presence_trainer.optimizer
         self.checkpoint = tf.train.Checkpoint(**trackables)
         folder = self.workdir / checkpoints.CHECKPOINTS
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(folder), max_to_keep=train.max_to_keep)
@@ -333,8 +345,7 @@ class Run:
         names = ["edge_net", "attention_net", "generator"]
         if init is not None and is_workdir(init):
             names.append("discriminator")  # weights folders carry none: it starts fresh
-        if trained.level_net is not None:
-            names.append("level_net")
+        names += [name for name in ("level_net", "presence_net") if getattr(trained, name) is not None]
         for name in names:
             grow_into(getattr(trained, name), getattr(self.networks, name))
 
@@ -348,6 +359,8 @@ class Run:
             self.gan_trainer.aux_optimizer.build(aux_variables)
         if self.level_trainer is not None:
             self.level_trainer.optimizer.build(self.networks.level_net.trainable_variables)
+        if self.presence_trainer is not None:
+            self.presence_trainer.optimizer.build(self.networks.presence_net.trainable_variables)
 
     @property
     def aux_step(self) -> int:
@@ -362,6 +375,10 @@ class Run:
         return 0 if self.level_trainer is None else int(self.level_trainer.optimizer.iterations.numpy())
 
     @property
+    def presence_step(self) -> int:
+        return 0 if self.presence_trainer is None else int(self.presence_trainer.optimizer.iterations.numpy())
+
+    @property
     def inference_networks(self) -> Networks:
         """The networks as a user gets them: with the EMA generator where there is one."""
         if self.average_generator is None:
@@ -371,7 +388,7 @@ class Run:
     def _dataset(self, stage: str, step: int) -> tf.data.Dataset:
         # A resumed run continues with fresh batches instead of replaying the ones it already saw.
         config, seed = self.config, self.config.train.seed + step
-        if stage == "level":
+        if stage in ("level", "presence"):
             dataset = level_dataset(self.sources, config.data, config.train.level_batch_size,
                                     config.model.level_thumbnail, seed)
         else:
@@ -442,22 +459,25 @@ class Run:
                 self.gan_trainer.adversarial = adversarial
                 self._train_steps("gan", self.gan_trainer, optimizer, end - self.gan_step, callbacks)
 
-    def train_level(self, steps: int) -> None:
-        """The level stage: the Level-net alone on whole-photo views. Its validations score the model
-        with the level step (``rrgan.level``) and keep no best: the generator's best stays the run's,
-        and users get the latest Level-net with it (``rrgan.inference.load_workdir``)."""
-        remaining = steps - self.level_step
+    def train_whole_photo(self, stage: str, steps: int) -> None:
+        """The level or presence stage: the Level-net or Presence-net alone on whole-photo views. Its
+        validations score the model with the whole-photo step (``rrgan.level``) and keep no best: the
+        generator's best stays the run's, and users get the latest whole-photo nets with it
+        (``rrgan.inference.load_workdir``)."""
+        trainer = self.level_trainer if stage == "level" else self.presence_trainer
+        optimizer = trainer.optimizer
+        remaining = steps - int(optimizer.iterations.numpy())
         if remaining <= 0:
             return
-        train, optimizer = self.config.train, self.level_trainer.optimizer
-        callbacks = self._logging_callbacks("level", optimizer, steps, train.level_batch_size)
+        train = self.config.train
+        callbacks = self._logging_callbacks(stage, optimizer, steps, train.level_batch_size)
         if self.validation_sets:
             networks = self.inference_networks
-            self.level_validation = cb.Validation(
-                "level", optimizer, lambda images: levelled_transmission(networks, images), self.validation_sets,
+            self.whole_photo_validation = cb.Validation(
+                stage, optimizer, lambda images: levelled_transmission(networks, images), self.validation_sets,
                 self.workdir / "validation.csv", self.workdir / "tensorboard", train.validation_every)
-            callbacks.append(self.level_validation)
-        self._train_steps("level", self.level_trainer, optimizer, remaining, callbacks)
+            callbacks.append(self.whole_photo_validation)
+        self._train_steps(stage, trainer, optimizer, remaining, callbacks)
 
     def _gan_phases(self, steps: int) -> list[tuple[int, bool]]:
         """Stage 2 as (last step, discriminator in the step) phases: one, or two split at the decay's start."""
@@ -481,17 +501,18 @@ class Run:
     def exported_scores(self) -> tuple[dict | None, int | None]:
         """Validation scores of the model the run exports (the best one, else the latest) and its gan
         step: as recorded when it was saved, or computed now for a record that kept no scores or a
-        model with a trained Level-net (the step is then the level stage's)."""
+        model with trained whole-photo nets (the step is then the last of their stages')."""
         if not self.validation_sets:
             return None, None
         record = cb.read_best_record(self.best_manager.directory)
-        if self.level_step > 0:
-            last = self.level_validation.last if self.level_validation is not None else None
-            if record is None and last is not None and last[0] == self.level_step:
-                return last[1], self.level_step  # the latest networks, as users get them, scored at the stage's end
+        step = self.presence_step or self.level_step
+        if step > 0:
+            last = self.whole_photo_validation.last if self.whole_photo_validation is not None else None
+            if record is None and last is not None and last[0] == step:
+                return last[1], step  # the latest networks, as users get them, scored at the stage's end
             networks = load_networks(self.workdir)
             return validation_scores(lambda images: levelled_transmission(networks, images),
-                                     self.validation_sets), self.level_step
+                                     self.validation_sets), step
         if record is None:
             networks, step = self.inference_networks, self.gan_step
         elif "scores" in record:
@@ -521,8 +542,9 @@ def run_config(workdir: str | Path, preset_name: str | None = None, overrides: S
 def train(config: Config | None, workdir: str | Path, data: Sequence[str | Path] = (),
           validation: Sequence[str | Path] = (), stages: Sequence[str] = STAGES, progress: bool = True,
           init: str | Path | None = None, photos: Sequence[str | Path] = ()) -> RunResult:
-    """Train the selected stages to ``config.train.aux_steps`` / ``gan_steps`` / ``level_steps`` (the last
-    only where ``config.model.level_net``) on the pair sets of ``data``
+    """Train the selected stages to ``config.train.aux_steps`` / ``gan_steps`` / ``level_steps`` /
+    ``presence_steps`` (the last two only where ``config.model.level_net`` / ``presence_net``) on the
+    pair sets of ``data``
     and the clean photos of ``photos`` (synthesis), resuming from the work dir
     (or, in a new work dir, starting from the trained networks of ``init``: '' means the shipped
     weights). ``config=None`` takes it as ``rrgan-train`` does (``run_config``): the work dir's own
@@ -539,10 +561,14 @@ def train(config: Config | None, workdir: str | Path, data: Sequence[str | Path]
         if "gan" in stages:
             run.train_gan(config.train.gan_steps)
         if "level" in stages and run.level_trainer is not None:
-            run.train_level(config.train.level_steps)
+            run.train_whole_photo("level", config.train.level_steps)
+        if "presence" in stages and run.presence_trainer is not None:
+            run.train_whole_photo("presence", config.train.presence_steps)
     exported = None
-    if run.chief and run.gan_step + run.level_step > 0:
-        exported = export_bundle(load_networks(run.workdir), run.workdir / "export", "rrgan",
-                                 version=run.aux_step + run.gan_step + run.level_step, exist_ok=True)
+    steps = run.aux_step + run.gan_step + run.level_step + run.presence_step
+    if run.chief and steps > run.aux_step:
+        exported = export_bundle(load_networks(run.workdir), run.workdir / "export", "rrgan", version=steps,
+                                 exist_ok=True)
     scores, scores_step = run.exported_scores()
-    return RunResult(run.workdir, run.aux_step, run.gan_step, run.level_step, scores, scores_step, exported)
+    return RunResult(run.workdir, run.aux_step, run.gan_step, run.level_step, run.presence_step, scores, scores_step,
+                     exported)
