@@ -190,11 +190,10 @@ class ModelConfig:
     # The Level-net also sees the transmission and predicts per cell how far to move it, starting
     # at level_mix everywhere: where the generator already has the scene's level, it keeps it.
     level_learned_mix: bool = False
-    # A sixth network that judges from the same thumbnail whether the photo holds a reflection at
-    # all; the output moves back toward the photo by what it doubts (rrgan.models.presence_net), so
-    # a photo without one comes back as it went in. Off by default: configs before it keep their model.
+    # A head on the Level-net that judges whether the photo holds a reflection at all; the output
+    # moves back toward the photo by what it doubts (rrgan.models.presence_net), so a photo without
+    # one comes back as it went in. Needs the Level-net. Off by default: configs before it keep their model.
     presence_net: bool = False
-    presence_width: int = 64  # units of its hidden layer
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:
@@ -210,6 +209,8 @@ class ModelConfig:
             raise ConfigError(f"model.level_thumbnail must be a multiple of 16 from 32 on, got {self.level_thumbnail}")
         if not 0.0 <= self.level_mix <= 1.0:
             raise ConfigError(f"model.level_mix must be in [0, 1], got {self.level_mix}")
+        if self.presence_net and not self.level_net:
+            raise ConfigError("model.presence_net is a head on the Level-net's features: it needs model.level_net=true")
         if self.level_learned_mix and self.level_mix in (0.0, 1.0):
             raise ConfigError(f"model.level_learned_mix starts from model.level_mix, which must then be strictly "
                               f"between 0 and 1, got {self.level_mix}")
@@ -245,7 +246,7 @@ def grows_into(trained: ModelConfig, model: ModelConfig) -> bool:
     if not trained.level_net:
         grown.update(level_net=model.level_net, level_thumbnail=model.level_thumbnail, level_width=model.level_width)
     if not trained.presence_net:
-        grown.update(presence_net=model.presence_net, presence_width=model.presence_width)
+        grown.update(presence_net=model.presence_net)
     return model.generator_blocks >= trained.generator_blocks and dataclasses.replace(trained, **grown) == model
 
 
@@ -291,8 +292,8 @@ class TrainConfig:
     level_steps: int = 6000  # the level stage (the level-net alone, when model.level_net)
     level_batch_size: int = 32  # whole-photo views per step of the level stage
     level_learning_rate: float = 5e-4  # Adam, the level stage (cosine decay)
-    presence_steps: int = 2000  # the presence stage (the Presence-net alone, when model.presence_net)
-    presence_learning_rate: float = 3e-4  # Adam, the presence stage (cosine decay); its batches are the level stage's
+    presence_steps: int = 1500  # the presence stage (the Presence-net's head alone, when model.presence_net)
+    presence_learning_rate: float = 1e-3  # Adam, the presence stage (cosine decay); its batches are the level stage's
     aux_learning_rate: float = 1e-4  # Adam, stage 1
     generator_learning_rate: float = 1e-4  # Adam, stage 2
     discriminator_learning_rate: float = 1e-4
@@ -507,7 +508,7 @@ def _tiny() -> Config:
         model=ModelConfig(attention_steps=2, attention_width=8, attention_blocks=1, edge_width=8,
                           edge_blocks=1, generator_width=8, generator_depth=2,
                           generator_dilations=(2, 4), discriminator_width=8, discriminator_layers=3,
-                          level_thumbnail=32, level_width=8, presence_width=8),
+                          level_thumbnail=32, level_width=8),
         loss=LossConfig(perceptual=0.0),
         train=TrainConfig(batch_size=4, aux_steps=200, gan_steps=800, level_steps=100, level_batch_size=8,
                           presence_steps=100,

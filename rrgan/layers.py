@@ -115,6 +115,18 @@ class CropLike(layers.Layer):
 
 
 @keras.saving.register_keras_serializable("rrgan")
+class GlobalSpread(layers.Layer):
+    """[B, H, W, C] -> [B, C]: each channel's standard deviation over the image (beside its mean, how
+    unevenly a feature is laid over it)."""
+
+    def call(self, features):
+        return ops.std(features, axis=(1, 2))
+
+    def compute_output_shape(self, features_shape):
+        return (features_shape[0], features_shape[3])
+
+
+@keras.saving.register_keras_serializable("rrgan")
 class ResidualBlock(layers.Layer):
     """conv-ReLU-conv plus the input, then ReLU (He et al.); dilation widens the view at no cost.
 

@@ -2,11 +2,12 @@
 
 The other networks are trained on photos taken through glass, and on every such set the target is
 darker than the photo: they learn to lower the level of whatever they are given, and a photo
-without glass comes back darker. Which photos hold a reflection is told by the whole of them, so
-this net sees the Level-net's thumbnail and predicts one probability per photo; the whole-photo
-step (``rrgan.level``) moves the output that share of the way from the photo, so a photo it judges
-clean comes back as it went in. Its ImageNet EfficientNet-Lite0 (in the package) is fine-tuned; the
-last layer's kernel starts at zero and its bias at ``START_LOGIT``, so an untrained net keeps
+without glass comes back darker. Whether a photo was taken through glass is told by the whole of
+it, by the veil the Level-net already sees: so this net is a small head on the Level-net's features
+of the same thumbnail (the mean and spread over its cells of what each cell sees), trained in its
+own stage with the Level-net frozen, and it predicts one probability per photo. The whole-photo step
+(``rrgan.level``) keeps that share of the correction, so a photo it judges clean comes back as it
+went in. The head's kernel starts at zero and its bias at ``START_LOGIT``: an untrained net keeps
 (almost) the whole correction.
 """
 
@@ -15,27 +16,31 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from rrgan.config import ModelConfig
-from rrgan.models.efficientnet_lite import build_efficientnet_lite
+from rrgan.layers import GlobalSpread
 
 START_LOGIT = 6.0  # sigmoid(6) = 0.9975: an untrained Presence-net passes the correction through
+LEVEL_FEATURES = ("with_context", "detail", "cell_colour")  # the Level-net's layers the head reads
+HEAD_PREFIX = "presence_"  # its own layers: the only ones its stage trains
 
 
-def build_presence_net(config: ModelConfig, name: str = "presence_net") -> keras.Model:
-    """Thumbnail [B, h, w, 3] in [0, 1] (any size) -> the logit that it holds a reflection, [B, 1].
-
-    From the backbone's deepest features, pooled by their mean and their maximum: a reflection may
-    cover the photo or one corner of it.
-    """
-    thumbnail = keras.Input((None, None, 3), name="thumbnail")
-    *_, deepest = build_efficientnet_lite("lite0", feature_stages=4, trainable=True,
-                                          name="presence_backbone")(thumbnail)
-    pooled = layers.Concatenate(name="pooled")([layers.GlobalAveragePooling2D(name="mean_pool")(deepest),
-                                                layers.GlobalMaxPooling2D(name="max_pool")(deepest)])
-    x = layers.Dense(config.presence_width, activation="relu", name="hidden")(pooled)
+def build_presence_net(level_net: keras.Model, name: str = "presence_net") -> keras.Model:
+    """Thumbnail [B, h, w, 3] (``level_net``'s) -> the logit that the photo holds a reflection, [B, 1].
+    Shares ``level_net``'s layers up to the features it reads; call it with ``training=False``."""
+    pooled = []
+    for layer_name in LEVEL_FEATURES:
+        features = level_net.get_layer(layer_name).output
+        pooled += [layers.GlobalAveragePooling2D(name=f"{HEAD_PREFIX}{layer_name}_mean")(features),
+                   GlobalSpread(name=f"{HEAD_PREFIX}{layer_name}_spread")(features)]
     logit = layers.Dense(1, kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(START_LOGIT),
-                         dtype="float32", name="presence")(x)
-    return keras.Model(thumbnail, logit, name=name)
+                         dtype="float32", name=f"{HEAD_PREFIX}logit")(
+        layers.Concatenate(name=f"{HEAD_PREFIX}features")(pooled))
+    return keras.Model(level_net.inputs[0], logit, name=name)
+
+
+def head_variables(presence_net: keras.Model) -> list:
+    """The Presence-net's own trainable variables (not the Level-net's it reads)."""
+    return [variable for layer in presence_net.layers if layer.name.startswith(HEAD_PREFIX)
+            for variable in layer.trainable_variables]
 
 
 def presence(logit):

@@ -49,6 +49,7 @@ from rrgan.level import levelled_transmission
 from rrgan.losses import build_perceptual_features
 from rrgan.metrics import validation_scores
 from rrgan.models import Networks, build_generator, build_networks, grow_into
+from rrgan.models.presence_net import head_variables
 from rrgan.training import callbacks as cb
 from rrgan.training.trainers import AuxiliaryTrainer, GANTrainer, LevelTrainer, PresenceTrainer
 
@@ -360,7 +361,7 @@ class Run:
         if self.level_trainer is not None:
             self.level_trainer.optimizer.build(self.networks.level_net.trainable_variables)
         if self.presence_trainer is not None:
-            self.presence_trainer.optimizer.build(self.networks.presence_net.trainable_variables)
+            self.presence_trainer.optimizer.build(head_variables(self.networks.presence_net))
 
     @property
     def aux_step(self) -> int:

@@ -14,6 +14,7 @@ from rrgan import losses
 from rrgan.config import LossConfig
 from rrgan.models import Networks
 from rrgan.models.level_net import learns_mix, toward_field
+from rrgan.models.presence_net import head_variables
 
 
 def _replicas() -> int:
@@ -210,10 +211,11 @@ class LevelTrainer(_StageTrainer):
 
 
 class PresenceTrainer(_StageTrainer):
-    """The presence stage: the Presence-net alone, on the level stage's whole-photo views, by
-    ``losses.presence_loss``: each view's input holds a reflection or not (``has_reflection``), and
-    every target is a photo without one: the real pairs' targets teach it that a photo of the same
-    capture without the glass is clean, not that a capture is a reflection."""
+    """The presence stage: the Presence-net's head alone (the Level-net it reads stays as it is, its
+    batch norm too), on the level stage's whole-photo views, by ``losses.presence_loss``: each view's
+    input holds a reflection or not (``has_reflection``), and every target is a photo without one:
+    the real pairs' targets teach it that a photo of the same capture without the glass is clean,
+    not that a capture is a reflection."""
 
     LOSSES = ("presence", "accuracy")
 
@@ -224,9 +226,9 @@ class PresenceTrainer(_StageTrainer):
     def train_step(self, batch):
         views = tf.concat([batch["input"], batch["target"]], 0)
         labels = tf.concat([batch["has_reflection"], tf.zeros_like(batch["has_reflection"])], 0)
-        variables = self.presence_net.trainable_variables
+        variables = head_variables(self.presence_net)
         with tf.GradientTape() as tape:
-            logits = self.presence_net(views, training=True)
+            logits = self.presence_net(views, training=False)
             loss = losses.presence_loss(logits, labels)
             scaled = self.optimizer.scale_loss(loss / _replicas())
         self.optimizer.apply(tape.gradient(scaled, variables), variables)

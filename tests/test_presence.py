@@ -1,0 +1,163 @@
+"""The Presence-net: its gate in the whole-photo step, its stage, and how it is saved and served."""
+
+import csv
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import random_networks
+
+from rrgan.cli import train_main
+from rrgan.config import ConfigError, grows_into, preset
+from rrgan.data.default import draw_scene
+from rrgan.export import ServingBundle, save_weights
+from rrgan.inference import load_model, load_networks
+from rrgan.level import level_step
+from rrgan.losses import presence_loss
+from rrgan.models import build_networks
+from rrgan.models.presence_net import START_LOGIT, gated, head_variables, presence
+from rrgan.training.run import train
+from rrgan.training.trainers import PresenceTrainer
+from rrgan.working_size import BAND, in_bands
+
+TINY_PRESENCE = preset("tiny").override(["model.level_net=true", "model.presence_net=true"])
+FAST = ["data.default_photos=12", "data.default_photo_size=64", "data.crop_size=48", "train.batch_size=2",
+        "train.aux_steps=2", "train.gan_steps=2", "train.presence_steps=4", "train.level_batch_size=4",
+        "train.validation_every=1000", "train.sample_every=1000", "train.log_every=1", "model.level_net=true",
+        "model.presence_net=true", "train.level_steps=2"]
+
+
+def _judging(networks, logit: float):
+    """The Presence-net set to give ``logit`` for every photo."""
+    layer = networks.presence_net.get_layer("presence_logit")
+    kernel, _ = layer.get_weights()
+    layer.set_weights([np.zeros_like(kernel), np.array([logit], np.float32)])
+    return networks
+
+
+def test_an_untrained_presence_net_passes_the_correction_through_for_any_thumbnail():
+    net = build_networks(TINY_PRESENCE.model).presence_net
+    for shape in [(2, 32, 48, 3), (1, 64, 32, 3)]:
+        logits = net(np.random.default_rng(0).random(shape, np.float32))
+        assert logits.shape == (shape[0], 1)
+        np.testing.assert_allclose(presence(logits).numpy(), 1 / (1 + np.exp(-START_LOGIT)), rtol=1e-6)
+
+
+def test_the_gate_keeps_its_share_of_the_correction():
+    photo, corrected = np.full((1, 2, 2, 3), 0.8, np.float32), np.full((1, 2, 2, 3), 0.4, np.float32)
+    np.testing.assert_allclose(gated(photo, corrected, 0.0), photo)
+    np.testing.assert_allclose(gated(photo, corrected, 1.0), corrected)
+    np.testing.assert_allclose(gated(photo, corrected, 0.25), 0.7, rtol=1e-6)
+
+
+def test_a_photo_judged_clean_comes_back_as_it_went_in():
+    networks = _judging(build_networks(TINY_PRESENCE.model), -30.0)
+    photo = draw_scene(1, 80)[None]
+    darker = (photo * 0.8).astype(np.uint8)
+    np.testing.assert_array_equal(level_step(networks, photo, darker).numpy(), photo)
+    _judging(networks, 30.0)  # judged to hold one: the Level-net's step alone
+    levelled = level_step(dataclasses.replace(networks, presence_net=None), photo, darker).numpy()
+    np.testing.assert_array_equal(level_step(networks, photo, darker).numpy(), levelled)
+    assert (levelled != photo).any()
+
+
+def test_the_presence_net_is_a_head_on_the_level_net_and_needs_one():
+    networks = build_networks(TINY_PRESENCE.model)
+    assert [v.path for v in head_variables(networks.presence_net)] == ["presence_logit/kernel", "presence_logit/bias"]
+    head = {id(v) for v in head_variables(networks.presence_net)}
+    read = {id(v) for v in networks.presence_net.weights} - head
+    assert read and read <= {id(v) for v in networks.level_net.weights}  # the Level-net's own, not copies
+    with pytest.raises(ConfigError, match="model.level_net=true"):
+        preset("tiny").override(["model.presence_net=true"])
+
+
+def test_bands_keep_each_row_with_its_own_photo():
+    """A gate per photo, over bands of rows that cross from one photo into the next."""
+    height = BAND + 44
+    images = np.stack([np.full((height, 5, 3), 200, np.uint8), np.full((height, 5, 3), 100, np.uint8)])
+    others = np.zeros_like(images)
+    share = tf.constant([0.5, 0.0])
+
+    def combine(image_rows, other_rows, index):
+        kept = tf.gather(share, index)[:, None, None]
+        return tf.cast(tf.cast(image_rows, tf.float32) * (1 - kept) + tf.cast(other_rows, tf.float32) * kept,
+                       tf.uint8)
+
+    combined = in_bands(combine, tf.constant(images), tf.constant(others)).numpy()
+    assert combined.shape == images.shape
+    assert (combined[0] == 100).all() and (combined[1] == 100).all()
+
+
+def test_networks_without_whole_photo_nets_skip_the_step():
+    networks = random_networks(seed=0)
+    photo, transmission = np.zeros((1, 20, 30, 3), np.uint8), np.full((1, 20, 30, 3), 7, np.uint8)
+    assert networks.presence_net is None and level_step(networks, photo, transmission) is transmission
+
+
+def test_the_presence_trainer_learns_which_views_hold_a_reflection():
+    networks = build_networks(TINY_PRESENCE.model)
+    rng = np.random.default_rng(1)
+    clean = rng.random((4, 32, 32, 3), np.float32) * 0.5
+    batch = {"input": tf.constant(np.concatenate([clean[:2], clean[2:] + 0.5])), "target": tf.constant(clean),
+             "has_reflection": tf.constant([0.0, 0.0, 1.0, 1.0])}
+    views = tf.concat([batch["input"], batch["target"]], 0)
+    labels = tf.constant([0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0])  # the targets are clean
+
+    level_weights = [w.numpy() for w in networks.level_net.weights]
+
+    def judged():
+        logits = networks.presence_net(views, training=False)
+        return float(presence_loss(logits, labels)), (logits.numpy()[:, 0] > 0) == (labels.numpy() > 0)
+
+    first_loss, first_right = judged()
+    assert first_right.sum() == 2  # an untrained net judges every view to hold one
+    trainer = PresenceTrainer(networks)
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-2))
+    step = tf.function(trainer.train_step)
+    for _ in range(60):
+        step(batch)
+    last_loss, last_right = judged()
+    assert last_loss < first_loss / 4 and last_right.all()
+    for before, after in zip(level_weights, networks.level_net.weights):  # the Level-net stays as it was
+        np.testing.assert_array_equal(before, after.numpy())
+
+
+@pytest.fixture(scope="module")
+def presence_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("presence_run")
+    return workdir, train(preset("tiny").override(FAST), workdir, progress=False)
+
+
+def test_the_presence_stage_trains_after_the_others_and_is_served(presence_run, tmp_path):
+    workdir, result = presence_run
+    assert (result.aux_step, result.gan_step, result.level_step, result.presence_step) == (2, 2, 2, 4)
+    with open(workdir / "losses.csv") as file:
+        assert {row["stage"] for row in csv.DictReader(file)} == {"aux", "gan", "level", "presence"}
+    networks = load_networks(workdir)
+    assert networks.presence_net is not None
+    _judging(networks, -30.0)  # every photo judged clean: served, the photo comes back as it went in
+    image = tf.constant(draw_scene(4, 72)[None])
+    np.testing.assert_array_equal(ServingBundle(networks).serve(image)["transmission"].numpy(), image.numpy())
+    folder = save_weights(networks, preset("tiny").override(FAST), tmp_path / "weights")
+    assert (folder / "presence_net.weights.h5").is_file()
+    np.testing.assert_array_equal(load_model(folder, "float32")(image)["transmission"].numpy(), image.numpy())
+
+
+def test_a_presence_net_can_be_added_to_trained_networks(presence_run, tmp_path):
+    plain = tmp_path / "plain"
+    train(preset("tiny").override([f for f in FAST if f != "model.presence_net=true"]), plain, progress=False)
+    assert grows_into(preset("tiny").override(["model.level_net=true"]).model, TINY_PRESENCE.model)
+    assert train_main(["--init", str(plain), "--stage", "presence", "--set", "model.presence_net=true", "--set",
+                       "train.presence_steps=2", "--set", "train.level_batch_size=4", "--quiet",
+                       "--workdir", str(tmp_path / "judged")]) == 0
+    before, after = load_networks(plain), load_networks(tmp_path / "judged")
+    for name in ("generator", "level_net"):
+        np.testing.assert_array_equal(getattr(before, name).get_weights()[0], getattr(after, name).get_weights()[0])
+    assert after.presence_net is not None
+
+
+def test_the_presence_stage_needs_a_presence_net(tmp_path, capsys):
+    assert train_main(["--stage", "presence", "--workdir", str(tmp_path / "w")]) == 2
+    assert "model.presence_net=true" in capsys.readouterr().err
