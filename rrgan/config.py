@@ -194,6 +194,10 @@ class ModelConfig:
     # moves back toward the photo by what it doubts (rrgan.models.presence_net), so a photo without
     # one comes back as it went in. Needs the Level-net. Off by default: configs before it keep their model.
     presence_net: bool = False
+    # The odds the step gives a reflection over the Presence-net's own (its logit moved by their log):
+    # missing a reflection costs more than touching a clean photo. At 8 the real sets lose at most
+    # 0.1 dB to the gate and a clean photo is left alone unless the net is fairly sure (docs/experiments.md).
+    presence_odds: float = 8.0
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:
@@ -209,6 +213,8 @@ class ModelConfig:
             raise ConfigError(f"model.level_thumbnail must be a multiple of 16 from 32 on, got {self.level_thumbnail}")
         if not 0.0 <= self.level_mix <= 1.0:
             raise ConfigError(f"model.level_mix must be in [0, 1], got {self.level_mix}")
+        if self.presence_odds <= 0.0:
+            raise ConfigError(f"model.presence_odds must be positive, got {self.presence_odds}")
         if self.presence_net and not self.level_net:
             raise ConfigError("model.presence_net is a head on the Level-net's features: it needs model.level_net=true")
         if self.level_learned_mix and self.level_mix in (0.0, 1.0):
@@ -236,9 +242,10 @@ class ModelConfig:
 def grows_into(trained: ModelConfig, model: ModelConfig) -> bool:
     """Whether networks of ``trained``'s architecture can start a run of ``model``'s: the same
     networks, the generator with as many or more bottleneck blocks, and a backbone's features where
-    ``trained`` had none (``grow_into``), a level-net where it had none, any ``level_mix``, and a
-    learned mix or a Presence-net where it had none."""
-    grown = {"generator_blocks": model.generator_blocks, "level_mix": model.level_mix}
+    ``trained`` had none (``grow_into``), a level-net where it had none, any ``level_mix`` and
+    ``presence_odds``, and a learned mix or a Presence-net where it had none."""
+    grown = {"generator_blocks": model.generator_blocks, "level_mix": model.level_mix,
+             "presence_odds": model.presence_odds}
     if not trained.level_learned_mix:
         grown.update(level_learned_mix=model.level_learned_mix)
     if trained.backbone == "none":

@@ -243,7 +243,7 @@ def export_bundle(networks: Networks, export_root: str | Path, model_name: str =
 
 
 # The nets a user needs, where present.
-WEIGHT_FILES = ("edge_net", "attention_net", "generator", "level_net", "presence_net")
+WEIGHT_FILES = ("edge_net", "attention_net", "generator", "level_net", "presence_head")
 
 
 def save_weights(networks: Networks, config: Config, folder: str | Path) -> Path:

@@ -43,7 +43,7 @@ def level_step(networks: Networks, images: tf.Tensor, transmission: tf.Tensor) -
     if networks.level_net is not None:
         transmission = _levelled(networks, images, transmission, thumbnail)
     if networks.presence_net is not None:
-        probability = presence(networks.presence_net(thumbnail, training=False))[:, 0]
+        probability = presence(networks.presence_net(thumbnail, training=False), networks.presence_odds)[:, 0]
 
         def judged(image_rows, transmission_rows, image_index):
             photo, corrected = (tf.cast(rows, tf.float32) / 255.0 for rows in (image_rows, transmission_rows))

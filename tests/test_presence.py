@@ -17,7 +17,7 @@ from rrgan.inference import load_model, load_networks
 from rrgan.level import level_step
 from rrgan.losses import presence_loss
 from rrgan.models import build_networks
-from rrgan.models.presence_net import START_LOGIT, gated, head_variables, presence
+from rrgan.models.presence_net import START_LOGIT, gated, presence
 from rrgan.training.run import train
 from rrgan.training.trainers import PresenceTrainer
 from rrgan.working_size import BAND, in_bands
@@ -31,7 +31,7 @@ FAST = ["data.default_photos=12", "data.default_photo_size=64", "data.crop_size=
 
 def _judging(networks, logit: float):
     """The Presence-net set to give ``logit`` for every photo."""
-    layer = networks.presence_net.get_layer("presence_logit")
+    layer = networks.presence_head.get_layer("presence_logit")
     kernel, _ = layer.get_weights()
     layer.set_weights([np.zeros_like(kernel), np.array([logit], np.float32)])
     return networks
@@ -65,8 +65,8 @@ def test_a_photo_judged_clean_comes_back_as_it_went_in():
 
 def test_the_presence_net_is_a_head_on_the_level_net_and_needs_one():
     networks = build_networks(TINY_PRESENCE.model)
-    assert [v.path for v in head_variables(networks.presence_net)] == ["presence_logit/kernel", "presence_logit/bias"]
-    head = {id(v) for v in head_variables(networks.presence_net)}
+    assert [v.path for v in networks.presence_head.weights] == ["presence_logit/kernel", "presence_logit/bias"]
+    head = {id(v) for v in networks.presence_head.weights}
     read = {id(v) for v in networks.presence_net.weights} - head
     assert read and read <= {id(v) for v in networks.level_net.weights}  # the Level-net's own, not copies
     with pytest.raises(ConfigError, match="model.level_net=true"):
@@ -141,7 +141,7 @@ def test_the_presence_stage_trains_after_the_others_and_is_served(presence_run, 
     image = tf.constant(draw_scene(4, 72)[None])
     np.testing.assert_array_equal(ServingBundle(networks).serve(image)["transmission"].numpy(), image.numpy())
     folder = save_weights(networks, preset("tiny").override(FAST), tmp_path / "weights")
-    assert (folder / "presence_net.weights.h5").is_file()
+    assert (folder / "presence_head.weights.h5").stat().st_size < 100_000  # the head alone: the Level-net is its own
     np.testing.assert_array_equal(load_model(folder, "float32")(image)["transmission"].numpy(), image.numpy())
 
 
@@ -161,3 +161,10 @@ def test_a_presence_net_can_be_added_to_trained_networks(presence_run, tmp_path)
 def test_the_presence_stage_needs_a_presence_net(tmp_path, capsys):
     assert train_main(["--stage", "presence", "--workdir", str(tmp_path / "w")]) == 2
     assert "model.presence_net=true" in capsys.readouterr().err
+
+
+def test_the_odds_move_the_logit_by_their_log():
+    np.testing.assert_allclose(presence(np.zeros((1, 1), np.float32), 8.0).numpy(), 8 / 9, rtol=1e-6)
+    np.testing.assert_allclose(presence(np.log(np.full((1, 1), 1 / 8, np.float32)), 8.0).numpy(), 0.5, rtol=1e-6)
+    with pytest.raises(ConfigError, match="presence_odds"):
+        TINY_PRESENCE.override(["model.presence_odds=0"])

@@ -25,7 +25,8 @@ def main() -> None:
     args.folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(pretrained_folder() / "config.json", args.folder)
     for name in WEIGHT_FILES:
-        shutil.copy(pretrained_folder() / f"{name}.weights.h5", args.folder)
+        if (pretrained_folder() / f"{name}.weights.h5").is_file():
+            shutil.copy(pretrained_folder() / f"{name}.weights.h5", args.folder)
     generator = build_generator(load_config(args.folder).model)
     snapshot = np.load(args.generator)
     variables = generator.trainable_variables + generator.non_trainable_variables

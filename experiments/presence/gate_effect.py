@@ -27,8 +27,10 @@ def blended(image, output, gate):
 def main() -> None:
     probe = pd.read_csv(sys.argv[1]).set_index(["set", "name"])
     cache = Path(sys.argv[2])
-    gates = {"shipped": lambda p: 1.0, "p": lambda p: p, "2p": lambda p: min(1.0, 2 * p),
-             "4p": lambda p: min(1.0, 4 * p)}
+    def weighted(weight):  # the probability a head trained with positives weighing ``weight`` times more gives
+        return lambda p: weight * p / (weight * p + 1.0 - p)
+
+    gates = {"shipped": lambda p: 1.0, **{f"w{weight}": weighted(weight) for weight in (1, 2, 4, 8, 16)}}
     for key, folder in FOLDERS.items():
         rows = []
         for pair in (p for s in find_pair_sets(folder) for p in s.pairs):

@@ -15,7 +15,7 @@ from rrgan.models.discriminator import build_discriminator
 from rrgan.models.edge_net import build_edge_net
 from rrgan.models.level_net import build_level_net
 from rrgan.models.nafnet import build_nafnet_generator
-from rrgan.models.presence_net import build_presence_net
+from rrgan.models.presence_net import build_presence_net, presence_head
 from rrgan.models.unet import build_unet_generator
 
 
@@ -39,6 +39,7 @@ class Networks:
     level_mix: float = 0.0
     level_thumbnail: int = 128
     presence_net: keras.Model | None = None
+    presence_odds: float = 1.0
 
     def guidance(self, images, training: bool = False) -> dict:
         """What the generator is given besides the photo: ``features`` (list), ``attention_maps``
@@ -60,6 +61,11 @@ class Networks:
         outputs = self.generate(images, guidance, training)
         return {**outputs, "attention_maps": guidance["attention_maps"],
                 "attention": guidance["attention_maps"][..., -1:], "edge": guidance["edge"]}
+
+    @property
+    def presence_head(self) -> keras.Model | None:
+        """The Presence-net's own layers (it reads the Level-net's): what its stage trains and saves."""
+        return None if self.presence_net is None else presence_head(self.presence_net)
 
     def with_generator(self, generator: keras.Model) -> "Networks":
         """The same networks with another generator (the EMA one, as users get it)."""
@@ -95,7 +101,8 @@ def build_networks(config: ModelConfig) -> Networks:
     return Networks(edge_net=build_edge_net(config), attention_net=build_attention_net(config),
                     generator=build_generator(config), discriminator=build_discriminator(config),
                     backbone=build_backbone(config), level_net=level_net, level_mix=config.level_mix,
-                    level_thumbnail=config.level_thumbnail, presence_net=presence_net)
+                    level_thumbnail=config.level_thumbnail, presence_net=presence_net,
+                    presence_odds=config.presence_odds)
 
 
 __all__ = ["Networks", "build_networks", "build_attention_net", "build_backbone", "build_discriminator",

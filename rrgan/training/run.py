@@ -49,7 +49,6 @@ from rrgan.level import levelled_transmission
 from rrgan.losses import build_perceptual_features
 from rrgan.metrics import validation_scores
 from rrgan.models import Networks, build_generator, build_networks, grow_into
-from rrgan.models.presence_net import head_variables
 from rrgan.training import callbacks as cb
 from rrgan.training.trainers import AuxiliaryTrainer, GANTrainer, LevelTrainer, PresenceTrainer
 
@@ -346,7 +345,7 @@ class Run:
         names = ["edge_net", "attention_net", "generator"]
         if init is not None and is_workdir(init):
             names.append("discriminator")  # weights folders carry none: it starts fresh
-        names += [name for name in ("level_net", "presence_net") if getattr(trained, name) is not None]
+        names += [name for name in ("level_net", "presence_head") if getattr(trained, name) is not None]
         for name in names:
             grow_into(getattr(trained, name), getattr(self.networks, name))
 
@@ -361,7 +360,7 @@ class Run:
         if self.level_trainer is not None:
             self.level_trainer.optimizer.build(self.networks.level_net.trainable_variables)
         if self.presence_trainer is not None:
-            self.presence_trainer.optimizer.build(head_variables(self.networks.presence_net))
+            self.presence_trainer.optimizer.build(self.networks.presence_head.trainable_variables)
 
     @property
     def aux_step(self) -> int:

@@ -14,7 +14,6 @@ from rrgan import losses
 from rrgan.config import LossConfig
 from rrgan.models import Networks
 from rrgan.models.level_net import learns_mix, toward_field
-from rrgan.models.presence_net import head_variables
 
 
 def _replicas() -> int:
@@ -221,12 +220,12 @@ class PresenceTrainer(_StageTrainer):
 
     def __init__(self, networks: Networks, **kwargs):
         super().__init__(self.LOSSES, **kwargs)
-        self.presence_net = networks.presence_net
+        self.presence_net, self.head = networks.presence_net, networks.presence_head
 
     def train_step(self, batch):
         views = tf.concat([batch["input"], batch["target"]], 0)
         labels = tf.concat([batch["has_reflection"], tf.zeros_like(batch["has_reflection"])], 0)
-        variables = head_variables(self.presence_net)
+        variables = self.head.trainable_variables
         with tf.GradientTape() as tape:
             logits = self.presence_net(views, training=False)
             loss = losses.presence_loss(logits, labels)
