@@ -1,11 +1,12 @@
-"""What a per-photo gate toward the input would do to the shipped model's scores: the output
-I + g (M - I) for gates g from a detector's probabilities (presence_probe.csv), beside g = 1
-(shipped) and the per-photo oracle. M is read from cache_outputs.py's cache.
+"""What the Presence-net's gate does to a model's scores at each ``model.presence_odds``: the output
+I + g (M - I), g the probability (judge_sets.py's CSV) with the odds of a reflection multiplied,
+beside g = 1 (no gate) and the per-photo oracle g. M is the model's output without the gate, read
+from cache_outputs.py's cache; clean photos are scored against themselves.
 
-    python experiments/presence/gate_effect.py runs/eval/presence_probe.csv runs/eval/cache/shipped_full
+    python experiments/presence/gate_effect.py runs/eval/presence42.csv runs/eval/cache/shipped_full -o gate.csv
 """
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from rrgan.metrics import psnr
 FOLDERS = {"clean": "runs/eval/clean", "real89_holdout": "runs/eval/real89_holdout",
            "nature20": "../shared/data/val/nature20", "sir2_solidobject": "../shared/data/val/sir2_solidobject",
            "synth_strong": "runs/eval/synth_strong", "example": "runs/eval/example"}
+ODDS = (1, 2, 4, 8, 16, 32)
 
 
 def blended(image, output, gate):
@@ -25,34 +27,34 @@ def blended(image, output, gate):
 
 
 def main() -> None:
-    probe = pd.read_csv(sys.argv[1]).set_index(["set", "name"])
-    cache = Path(sys.argv[2])
-    def weighted(weight):  # the probability a head trained with positives weighing ``weight`` times more gives
-        return lambda p: weight * p / (weight * p + 1.0 - p)
-
-    gates = {"shipped": lambda p: 1.0, **{f"w{weight}": weighted(weight) for weight in (1, 2, 4, 8, 16)}}
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("judged")
+    parser.add_argument("cache", type=Path)
+    parser.add_argument("-o", "--output", required=True)
+    args = parser.parse_args()
+    judged = pd.read_csv(args.judged).set_index(["set", "name"])
+    gates = {"none": lambda p: 1.0, **{str(odds): lambda p, k=odds: k * p / (k * p + 1.0 - p) for odds in ODDS}}
+    rows = []
     for key, folder in FOLDERS.items():
-        rows = []
         for pair in (p for s in find_pair_sets(folder) for p in s.pairs):
             image = read_rgb(pair.input).astype(np.float32)
-            target = read_rgb(pair.target).astype(np.float32)
-            output = read_rgb(cache / key / f"{pair.input.stem}.png").astype(np.float32)
-            p = probe.loc[(key, pair.input.stem), "p_input"]
-            row = {"p": p}
-            for name, gate in gates.items():
+            target = image if key == "clean" else read_rgb(pair.target).astype(np.float32)
+            output = read_rgb(args.cache / key / f"{pair.input.stem}.png").astype(np.float32)
+            p = judged.loc[(key, pair.input.stem), "p_input"]
+            for odds, gate in gates.items():
                 out = blended(image, output, gate(p))
-                row[name] = psnr(out, target) if key != "clean" else psnr(out, image)
-                row[name + "_level"] = out.mean() / target.mean()
+                rows.append({"set": key, "name": pair.input.stem, "odds": odds, "psnr": min(psnr(out, target), 100.0),
+                             "level": out.mean() / target.mean()})
             difference, error = output - image, target - image
-            row["oracle"] = psnr(blended(image, output, np.clip((difference * error).sum() /
-                                                                (difference ** 2).sum(), 0, 1)), target)
-            rows.append(row)
-        frame = pd.DataFrame(rows).replace(np.inf, 100.0)
-        summary = {name: round(frame[name].mean(), 2) for name in [*gates, "oracle"]}
-        if key == "clean":
-            summary.update({f"{name} median": round(frame[name].median(), 2) for name in gates})
-            summary.update({f"{name} darker %": round(100 * (1 - frame[name + "_level"].mean()), 2) for name in gates})
-        print(key, len(frame), summary, flush=True)
+            oracle = np.clip((difference * error).sum() / max((difference ** 2).sum(), 1e-8), 0, 1)
+            rows.append({"set": key, "name": pair.input.stem, "odds": "oracle",
+                         "psnr": min(psnr(blended(image, output, oracle), target), 100.0),
+                         "level": blended(image, output, oracle).mean() / target.mean()})
+    frame = pd.DataFrame(rows)
+    frame.to_csv(args.output, index=False)
+    summary = frame.groupby(["set", "odds"], sort=False).agg(psnr=("psnr", "mean"), median=("psnr", "median"),
+                                                             level=("level", "mean"))
+    print(summary.round(3).to_string())
 
 
 if __name__ == "__main__":
