@@ -213,13 +213,14 @@ def test_shipped_model_makes_the_example_photo_better():
 
 def test_shipped_model_was_trained_by_the_cpu_long_preset():
     """docs/shipped-model.md reproduces the shipped model with ``--preset cpu-long``, then its level
-    stage with these overrides: the preset must stay its recipe, and it must be the mission's model
-    (the adversarial term on) with a Level-net."""
+    stage with these overrides and its presence stage at the preset's steps: the preset must stay
+    its recipe, and it must be the mission's model (the adversarial term on) with a Level-net and
+    a Presence-net."""
     from rrgan.inference import load_config
 
     level_stage = ["model.level_net=true", "data.pair_holdout=0.15", "data.pair_brightness_ratio=0.1,1.03",
                    "train.level_steps=8000", "train.validation_every=4000", "train.checkpoint_every=1000"]
-    assert load_config() == preset("cpu-long").override(level_stage)
+    assert load_config() == preset("cpu-long").override([*level_stage, "model.presence_net=true"])
     assert load_config().loss.adversarial > 0
 
 

@@ -137,6 +137,9 @@ def test_the_presence_stage_trains_after_the_others_and_is_served(presence_run, 
         assert {row["stage"] for row in csv.DictReader(file)} == {"aux", "gan", "level", "presence"}
     networks = load_networks(workdir)
     assert networks.presence_net is not None
+    scene = tf.constant(draw_scene(6, 96)[None])
+    served = load_model(result.export)(scene)["transmission"].numpy()  # the SavedModel TF Serving loads
+    assert np.abs(served.astype(int) - load_model(workdir, "float32")(scene)["transmission"].numpy()).max() <= 1
     _judging(networks, -30.0)  # every photo judged clean: served, the photo comes back as it went in
     image = tf.constant(draw_scene(4, 72)[None])
     np.testing.assert_array_equal(ServingBundle(networks).serve(image)["transmission"].numpy(), image.numpy())
