@@ -198,6 +198,7 @@ class ModelConfig:
     # missing a reflection costs more than touching a clean photo. At 16 the real sets lose at most
     # 0.06 dB to the gate and most clean photos still come back untouched (docs/experiments.md).
     presence_odds: float = 16.0
+    presence_hidden: int = 0  # units of a hidden ReLU layer in its head; 0: a logistic regression
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:
@@ -213,6 +214,8 @@ class ModelConfig:
             raise ConfigError(f"model.level_thumbnail must be a multiple of 16 from 32 on, got {self.level_thumbnail}")
         if not 0.0 <= self.level_mix <= 1.0:
             raise ConfigError(f"model.level_mix must be in [0, 1], got {self.level_mix}")
+        if self.presence_hidden < 0:
+            raise ConfigError(f"model.presence_hidden must be 0 (none) or more, got {self.presence_hidden}")
         if self.presence_odds <= 0.0:
             raise ConfigError(f"model.presence_odds must be positive, got {self.presence_odds}")
         if self.presence_net and not self.level_net:
@@ -253,7 +256,7 @@ def grows_into(trained: ModelConfig, model: ModelConfig) -> bool:
     if not trained.level_net:
         grown.update(level_net=model.level_net, level_thumbnail=model.level_thumbnail, level_width=model.level_width)
     if not trained.presence_net:
-        grown.update(presence_net=model.presence_net)
+        grown.update(presence_net=model.presence_net, presence_hidden=model.presence_hidden)
     return model.generator_blocks >= trained.generator_blocks and dataclasses.replace(trained, **grown) == model
 
 

@@ -171,3 +171,14 @@ def test_the_odds_move_the_logit_by_their_log():
     np.testing.assert_allclose(presence(np.log(np.full((1, 1), 1 / 8, np.float32)), 8.0).numpy(), 0.5, rtol=1e-6)
     with pytest.raises(ConfigError, match="presence_odds"):
         TINY_PRESENCE.override(["model.presence_odds=0"])
+
+
+def test_the_head_may_have_a_hidden_layer():
+    config = TINY_PRESENCE.override(["model.presence_hidden=4"]).model
+    networks = build_networks(config)
+    assert [v.path for v in networks.presence_head.weights] == [
+        "hidden/kernel", "hidden/bias", "presence_logit/kernel", "presence_logit/bias"]
+    pooled = 2 * (config.level_width + config.level_width // 2 + 3)  # mean and spread of each cell's features
+    assert networks.presence_head.get_layer("hidden").kernel.shape == (pooled, 4)
+    with pytest.raises(ConfigError, match="presence_hidden"):
+        TINY_PRESENCE.override(["model.presence_hidden=-1"])

@@ -97,7 +97,7 @@ def build_networks(config: ModelConfig) -> Networks:
         if config.level_net:
             level_net = build_level_net(config)
         if config.presence_net:
-            presence_net = build_presence_net(level_net)
+            presence_net = build_presence_net(level_net, config.presence_hidden)
     return Networks(edge_net=build_edge_net(config), attention_net=build_attention_net(config),
                     generator=build_generator(config), discriminator=build_discriminator(config),
                     backbone=build_backbone(config), level_net=level_net, level_mix=config.level_mix,

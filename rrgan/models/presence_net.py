@@ -25,23 +25,27 @@ LEVEL_FEATURES = ("with_context", "detail", "cell_colour")  # the Level-net's la
 HEAD = "presence_head"  # the nested model of the head's own layers: what its stage trains and a weights file holds
 
 
-def build_presence_net(level_net: keras.Model, name: str = "presence_net") -> keras.Model:
+def build_presence_net(level_net: keras.Model, hidden: int = 0, name: str = "presence_net") -> keras.Model:
     """Thumbnail [B, h, w, 3] (``level_net``'s) -> the logit that the photo holds a reflection, [B, 1]:
     ``level_net``'s layers up to the features it reads (shared, not copied), then the head. Call it
-    with ``training=False``: the Level-net's batch norm stays as it was trained."""
+    with ``training=False``: the Level-net's batch norm stays as it was trained. With ``hidden`` units,
+    the head has a hidden ReLU layer (``model.presence_hidden``); without, it is a logistic regression."""
     features = [level_net.get_layer(layer_name).output for layer_name in LEVEL_FEATURES]
-    head = _build_head([feature.shape[-1] for feature in features])
+    head = _build_head([feature.shape[-1] for feature in features], hidden)
     return keras.Model(level_net.inputs[0], head(features), name=name)
 
 
-def _build_head(channels: list[int]) -> keras.Model:
+def _build_head(channels: list[int], hidden: int) -> keras.Model:
     inputs = [keras.Input((None, None, count), name=layer_name) for layer_name, count in zip(LEVEL_FEATURES, channels)]
     pooled = []
     for layer_name, features in zip(LEVEL_FEATURES, inputs):
         pooled += [layers.GlobalAveragePooling2D(name=f"{layer_name}_mean")(features),
                    GlobalSpread(name=f"{layer_name}_spread")(features)]
+    x = layers.Concatenate(name="pooled")(pooled)
+    if hidden:
+        x = layers.Dense(hidden, activation="relu", name="hidden")(x)
     logit = layers.Dense(1, kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(START_LOGIT),
-                         dtype="float32", name="presence_logit")(layers.Concatenate(name="pooled")(pooled))
+                         dtype="float32", name="presence_logit")(x)
     return keras.Model(inputs, logit, name=HEAD)
 
 
