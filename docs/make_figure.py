@@ -1,4 +1,5 @@
-"""Make the README's figure with the shipped model: the example photo | rrgan's output | the clean scene.
+"""Make the README's figure with the shipped model: the example photo | rrgan's output | the clean scene |
+the clean scene through rrgan (PSNR against itself).
 With ``--model LABEL=PATH`` (repeatable), one column per model instead, each titled with its PSNR.
 
 Run from the project root after docs/make_example.py: python docs/make_figure.py
@@ -27,5 +28,10 @@ outputs = [remove_reflections(load_model(path), photo)["transmission"] for _, pa
 titles = [label for label, _ in models]
 if args.model:
     titles = [f"{label}: {psnr(output, clean):.2f} dB" for label, output in zip(titles, outputs)]
-grid = image_grid([[photo, *outputs, clean]], titles=("photo through glass", *titles, "clean scene"))
+    grid = image_grid([[photo, *outputs, clean]], titles=("photo through glass", *titles, "clean scene"))
+else:  # and the clean scene given to the model: a photo without glass should come back as it went in
+    untouched = remove_reflections(load_model(), clean)["transmission"]
+    grid = image_grid([[photo, *outputs, clean, untouched]],
+                      titles=("photo through glass", *titles, "clean scene",
+                              f"clean scene through rrgan: {psnr(untouched, clean):.1f} dB"))
 print(save_image(args.output, grid))
