@@ -39,7 +39,8 @@ def latest(workdir: str | Path) -> str | None:
 
 def whole_photo_objects(networks: Networks) -> dict:
     """The networks of the whole-photo step (``rrgan.level``) that ``networks`` has, by checkpoint name."""
-    return {name: getattr(networks, name) for name in ("level_net", "presence_head") if getattr(networks, name)}
+    return {name: getattr(networks, name) for name in ("level_net", "presence_head")
+            if getattr(networks, name) is not None}
 
 
 def restore_whole_photo_nets(path: str, networks: Networks) -> None:

@@ -31,19 +31,24 @@ def thumbnail_shape(height, width, short_side: int) -> tf.Tensor:
     return tf.cast(cells * CELL, tf.int32)
 
 
+def thumbnail(images: tf.Tensor, short_side: int) -> tf.Tensor:
+    """uint8 photos [N, H, W, 3] as the whole-photo nets see them: area-averaged to ``thumbnail_shape``,
+    float32 in [0, 1]."""
+    shape = tf.shape(images)
+    return tf.image.resize(images, thumbnail_shape(shape[1], shape[2], short_side), "area") / 255.0
+
+
 def level_step(networks: Networks, images: tf.Tensor, transmission: tf.Tensor) -> tf.Tensor:
     """``transmission`` (uint8 [N, H, W, 3], the networks' output for ``images``, uint8 too) with its
     low frequencies moved toward those of ``images`` under the field of ``networks.level_net`` (by
     ``networks.level_mix``, or the net's own mix per cell), then gated by ``networks.presence_net``;
-    uint8 [N, H, W, 3]. Without either net, ``transmission`` as it is."""
-    if networks.level_net is None and networks.presence_net is None:
+    uint8 [N, H, W, 3]. Without a Level-net (a Presence-net needs one), ``transmission`` as it is."""
+    if networks.level_net is None:
         return transmission
-    shape = tf.shape(images)
-    thumbnail = tf.image.resize(images, thumbnail_shape(shape[1], shape[2], networks.level_thumbnail), "area") / 255.0
-    if networks.level_net is not None:
-        transmission = _levelled(networks, images, transmission, thumbnail)
+    small = thumbnail(images, networks.level_thumbnail)
+    transmission = _levelled(networks, images, transmission, small)
     if networks.presence_net is not None:
-        probability = presence(networks.presence_net(thumbnail, training=False), networks.presence_odds)[:, 0]
+        probability = presence(networks.presence_net(small, training=False), networks.presence_odds)[:, 0]
 
         def judged(image_rows, transmission_rows, image_index):
             photo, corrected = (tf.cast(rows, tf.float32) / 255.0 for rows in (image_rows, transmission_rows))
@@ -53,10 +58,10 @@ def level_step(networks: Networks, images: tf.Tensor, transmission: tf.Tensor) -
     return transmission
 
 
-def _levelled(networks: Networks, images: tf.Tensor, transmission: tf.Tensor, thumbnail: tf.Tensor) -> tf.Tensor:
-    inputs = thumbnail
+def _levelled(networks: Networks, images: tf.Tensor, transmission: tf.Tensor, small: tf.Tensor) -> tf.Tensor:
+    inputs = small
     if learns_mix(networks.level_net):
-        inputs = [inputs, tf.image.resize(transmission, tf.shape(thumbnail)[1:3], "area") / 255.0]
+        inputs = [inputs, tf.image.resize(transmission, tf.shape(small)[1:3], "area") / 255.0]
     output = tf.cast(networks.level_net(inputs, training=False), tf.float32)
     cells = tf.shape(output)[1:3]
     photo = tf.image.resize(images, cells, antialias=True) / 255.0

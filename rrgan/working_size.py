@@ -49,10 +49,10 @@ def at_working_size(run: Callable[[tf.Tensor], tf.Tensor], images: tf.Tensor,
     changes = tf.reshape(changes, tf.concat([[-1], tf.shape(changes)[2:]], axis=0))  # [N * h, w, C]
     rows = tf.reshape(images, [-1, width, 3])  # [N * H, W, 3]
 
-    def band(first):
-        """Rows ``first`` to ``first + BAND`` of the flattened full-size outputs."""
-        count = tf.minimum(BAND, batch * height - first)
-        row = tf.range(first, first + count)
+    def band(first, last):
+        """Rows ``first`` to ``last`` of the flattened full-size outputs."""
+        count = last - first
+        row = tf.range(first, last)
         image, y = row // height, row % height
         source = tf.maximum((tf.cast(y, tf.float32) + 0.5) * tf.cast(size[0] / height, tf.float32) - 0.5, 0.0)
         lower = tf.cast(tf.floor(source), tf.int32)
@@ -61,21 +61,12 @@ def at_working_size(run: Callable[[tf.Tensor], tf.Tensor], images: tf.Tensor,
         lower = image * size[0] + lower
         resampled = tf.gather(changes, lower) * (1.0 - fraction) + tf.gather(changes, upper) * fraction
         upsampled = tf.image.resize(resampled[None], tf.stack([count, width]))[0]  # columns only
-        corrected = tf.cast(rows[first:first + count], tf.float32) / 255.0 + upsampled[..., :3]
+        corrected = tf.cast(rows[first:last], tf.float32) / 255.0 + upsampled[..., :3]
         return tf.cast(tf.round(tf.clip_by_value(corrected, 0.0, 1.0) * 255.0), tf.uint8), upsampled[..., 3:]
 
-    bands = (batch * height + BAND - 1) // BAND
-    transmission = tf.TensorArray(tf.uint8, size=bands, infer_shape=False)
-    maps = tf.TensorArray(tf.float32, size=bands, infer_shape=False)
-
-    def body(index, transmission, maps):
-        corrected, upsampled = band(index * BAND)
-        return index + 1, transmission.write(index, corrected), maps.write(index, upsampled)
-
-    _, transmission, maps = tf.while_loop(lambda index, *_: index < bands, body, [0, transmission, maps],
-                                          parallel_iterations=1)
-    return (tf.reshape(transmission.concat(), [batch, height, width, 3]),
-            tf.reshape(maps.concat(), tf.stack([batch, height, width, tf.shape(changes)[-1] - 3])))
+    transmission, maps = _banded(band, batch * height, (tf.uint8, tf.float32))
+    return (tf.reshape(transmission, [batch, height, width, 3]),
+            tf.reshape(maps, tf.stack([batch, height, width, tf.shape(changes)[-1] - 3])))
 
 
 def in_bands(combine: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor], images: tf.Tensor,
@@ -84,16 +75,24 @@ def in_bands(combine: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor], im
     each row is of, int32 [n] -> uint8 [n, W, 3]) over two uint8 [N, H, W, 3] batches of one shape,
     ``BAND`` rows at a time: a pixel-wise step on a 24 MP photo without float copies of it."""
     shape = tf.shape(images)
-    height, rows = shape[1], shape[0] * shape[1]
     image_rows, other_rows = tf.reshape(images, [-1, shape[2], 3]), tf.reshape(others, [-1, shape[2], 3])
-    bands = (rows + BAND - 1) // BAND
-    combined = tf.TensorArray(tf.uint8, size=bands, infer_shape=False)
 
-    def body(index, combined):
+    def band(first, last):
+        return (combine(image_rows[first:last], other_rows[first:last], tf.range(first, last) // shape[1]),)
+
+    return tf.reshape(_banded(band, shape[0] * shape[1], (tf.uint8,))[0], shape)
+
+
+def _banded(band: Callable, rows: tf.Tensor, dtypes: tuple) -> list[tf.Tensor]:
+    """``band(first, last)`` (a tuple of tensors of ``dtypes``, rows ``first`` to ``last`` each) over
+    ``rows`` rows, ``BAND`` at a time, one after another; each output's bands concatenated."""
+    count = (rows + BAND - 1) // BAND
+    arrays = [tf.TensorArray(dtype, size=count, infer_shape=False) for dtype in dtypes]
+
+    def body(index, *arrays):
         first = index * BAND
-        last = tf.minimum(first + BAND, rows)
-        band = combine(image_rows[first:last], other_rows[first:last], tf.range(first, last) // height)
-        return index + 1, combined.write(index, band)
+        parts = band(first, tf.minimum(first + BAND, rows))
+        return (index + 1, *(array.write(index, part) for array, part in zip(arrays, parts)))
 
-    _, combined = tf.while_loop(lambda index, _: index < bands, body, [0, combined], parallel_iterations=1)
-    return tf.reshape(combined.concat(), shape)
+    _, *arrays = tf.while_loop(lambda index, *_: index < count, body, [0, *arrays], parallel_iterations=1)
+    return [array.concat() for array in arrays]

@@ -14,7 +14,7 @@ import tensorflow as tf
 from rrgan.data.images import read_rgb
 from rrgan.data.pairs import find_pair_sets
 from rrgan.inference import load_networks
-from rrgan.level import thumbnail_shape
+from rrgan.level import thumbnail
 from rrgan.models.presence_net import presence
 
 SETS = ["runs/eval/clean", "runs/eval/real89_holdout", "../shared/data/val/nature20",
@@ -30,13 +30,11 @@ def main() -> None:
     args = parser.parse_args()
     networks = load_networks(args.model)
     if args.checkpoint:
-        tf.train.Checkpoint(presence_net=networks.presence_net).restore(args.checkpoint).expect_partial()
+        tf.train.Checkpoint(presence_head=networks.presence_head).restore(args.checkpoint).expect_partial()
 
     def judged(path) -> float:
-        image = read_rgb(path)
-        size = thumbnail_shape(*image.shape[:2], networks.level_thumbnail)
-        thumbnail = tf.image.resize(tf.cast(image, tf.float32)[None], size, "area") / 255.0
-        return float(presence(networks.presence_net(thumbnail, training=False))[0, 0])
+        small = thumbnail(read_rgb(path)[None], networks.level_thumbnail)
+        return float(presence(networks.presence_net(small, training=False))[0, 0])
 
     rows = []
     for folder in args.sets:
