@@ -183,3 +183,15 @@ def test_the_head_may_have_a_hidden_layer():
     assert networks.presence_head.get_layer("hidden").kernel.shape == (pooled, 4)
     with pytest.raises(ConfigError, match="presence_hidden"):
         TINY_PRESENCE.override(["model.presence_hidden=-1"])
+
+
+def test_the_step_keeps_the_share_the_configured_odds_give():
+    """model.presence_odds reaches the step: at a logit of 0 and odds 3 it keeps 3/4 of the correction."""
+    networks = build_networks(TINY_PRESENCE.override(["model.presence_odds=3"]).model)
+    assert networks.presence_odds == 3.0
+    _judging(networks, 0.0)
+    photo = np.full((1, 40, 48, 3), 200, np.uint8)
+    darker = np.full((1, 40, 48, 3), 100, np.uint8)
+    levelled = level_step(dataclasses.replace(networks, presence_net=None), photo, darker).numpy().astype(float)
+    expected = 200 + 0.75 * (levelled - 200)
+    assert np.abs(level_step(networks, photo, darker).numpy() - expected).max() <= 1
