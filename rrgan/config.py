@@ -81,6 +81,10 @@ class DataConfig:
     # already smaller stays as it is): large photos are then also seen at the scale of the smaller
     # photos a model is asked to clean. (0, 0): every image at its own size.
     view_short_side: tuple[int, int] = (0, 0)
+    # The reflection layer of a synthetic pair sees its photo as if shrunk to a random short side in
+    # this range, pixels: glass reflects a whole scene, and a zoomed-in patch of one, blurred, is a
+    # featureless veil. (0, 0): as the transmission (view_short_side).
+    reflection_view_short_side: tuple[int, int] = (0, 0)
     flip: bool = True  # random left-right flips
     real_fraction: float = 0.3  # share of real pairs in a batch; the rest is synthesized
     # Real pairs whose target is shifted against the input by more than this many pixels are
@@ -120,6 +124,8 @@ class DataConfig:
         _check_range("data.scale_range", self.scale_range, low=0.05)
         if self.view_short_side != (0, 0):
             _check_range("data.view_short_side", self.view_short_side, low=self.crop_size)
+        if self.reflection_view_short_side != (0, 0):
+            _check_range("data.reflection_view_short_side", self.reflection_view_short_side, low=self.crop_size)
         if not 0.0 <= self.real_fraction <= 1.0:
             raise ConfigError(f"data.real_fraction must be in [0, 1], got {self.real_fraction}")
         for name in ("photo_holdout", "pair_holdout"):
@@ -269,6 +275,8 @@ class LossConfig:
     level_norm: str = "mse"  # the level stage's loss between 4x4 means: "mse" or "psnr" (per view, as above)
     multiscale: float = 1.0  # MSE at 1/4, 1/2 and 1
     gradient: float = 0.5  # L1 between image gradients
+    detail: float = 0.0  # L1 between the details finer than detail_size pixels (the level left out)
+    detail_size: int = 15  # the box filter (applied twice) that separates detail from level, pixels
     perceptual: float = 0.1  # L1 between pretrained features
     # "vgg19" (ImageNet VGG19: $RRGAN_VGG19_WEIGHTS's file, else Keras's download; "imagenet" is
     # its older name), "hed" (VGG16 of HED), "efficientnet_lite0" (ImageNet's EfficientNet-Lite0,

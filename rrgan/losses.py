@@ -65,6 +65,17 @@ def gradient_loss(prediction, target):
     return ops.mean(ops.abs(pdx - tdx)) + ops.mean(ops.abs(pdy - tdy))
 
 
+def detail_loss(prediction, target, size: int = 15):
+    """L1 between what prediction and target hold finer than a ``size``-pixel blur (two box
+    filters): the reflection's shapes, apart from the photo's level, which a per-crop loss cannot
+    pin down and the Level-net sets from the whole photo."""
+    difference = prediction - target
+    smooth = difference
+    for window in ((size, 1), (1, size)) * 2:
+        smooth = ops.average_pool(smooth, window, strides=1, padding="same")
+    return ops.mean(ops.abs(difference - smooth))
+
+
 def sobel_edges(images):
     """The Edge-net's target: Sobel magnitude of the luminance (unit step edge = 1)."""
     return _sobel(images)

@@ -55,6 +55,7 @@ def test_config_is_frozen():
     ("data.crop_size=2", "data.crop_size"),
     ("data.view_short_side=8,16", "data.view_short_side"),  # below the crop size
     ("data.view_short_side=600,400", "data.view_short_side"),
+    ("data.reflection_view_short_side=8,16", "data.reflection_view_short_side"),
     ("data.synthesis.recipes=fancy", "recipes"),
     ("loss.adversarial_kind=wgan", "adversarial_kind"),
     ("loss.level_norm=l1", "loss.level_norm"),

@@ -88,8 +88,8 @@ def test_multiscale_weights_small_scales_less():
     assert _f(losses.multiscale_loss(wrong_quarter, target)) == pytest.approx(0.006, rel=1e-4)
 
 
-def _stripes(columns):
-    image = np.zeros((1, 32, 32, 3), "float32")
+def _stripes(columns, size=32):
+    image = np.zeros((1, size, size, 3), "float32")
     for column in columns:
         image[:, :, column, :] = 1.0
     return image
@@ -101,6 +101,16 @@ def test_exclusion_is_lower_for_layers_that_share_no_edges():
     shared = 0.5 * transmission
     assert _f(losses.exclusion_loss(transmission, disjoint)) < 0.5 * _f(losses.exclusion_loss(transmission, shared))
     assert _f(losses.exclusion_loss(transmission, np.zeros_like(transmission))) == pytest.approx(0.0, abs=1e-2)
+
+
+def test_detail_loss_ignores_the_level_and_sees_shapes():
+    target = _image(48, 48)
+    level = target + 0.1 + 0.2 * np.linspace(0, 1, 48)[None, None, :, None].astype("float32")  # offset, ramp
+    shapes = target + 0.3 * _stripes(range(8, 40, 8), size=48)
+    assert _f(losses.detail_loss(target, target)) == 0.0
+    assert _f(losses.detail_loss(target + 0.2, target)) == pytest.approx(0.0, abs=1e-6)
+    assert _f(losses.detail_loss(level, target)) < 0.1 * _f(losses.pixel_loss(level, target))
+    assert _f(losses.detail_loss(shapes, target)) > 0.5 * _f(losses.pixel_loss(shapes, target))
 
 
 def test_attention_loss_weights_later_steps_more():

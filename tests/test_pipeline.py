@@ -6,7 +6,7 @@ import pytest
 from conftest import make_pair_folder, random_image, write_image
 
 from rrgan.cli import data_main
-from rrgan.config import preset
+from rrgan.config import SynthesisConfig, preset
 from rrgan.data.default import write_default_photos
 from rrgan.data.images import decode_rgb
 from rrgan.data.pairs import find_pairs
@@ -198,20 +198,39 @@ def test_pair_sets_share_real_pairs_by_size_or_equally(tmp_path, balance, small_
     assert small_share[0] <= from_small.mean() <= small_share[1]
 
 
-def test_view_short_side_shows_large_images_zoomed_out_and_leaves_small_ones(tmp_path):
-    # a horizontal ramp: the span of values in a crop is the share of the width its window covers
-    def ramp(height, width):
-        return np.tile(np.linspace(0, 255, width)[None, :, None], (height, 1, 3)).astype(np.uint8)
+def _ramp(height, width):
+    """A horizontal ramp: the span of values in a crop is the share of the width its window covers."""
+    return np.tile(np.linspace(0, 255, width)[None, :, None], (height, 1, 3)).astype(np.uint8)
 
+
+def test_view_short_side_shows_large_images_zoomed_out_and_leaves_small_ones(tmp_path):
     def span(image, view):
         config = _config(crop_size=64, scale_range=(1.0, 1.0), flip=False, view_short_side=view)
         patch = random_window(image, config, np.array([7, 1], np.int64)).numpy()[..., 0]
         return patch.max() - patch.min()
 
-    large, small = ramp(800, 1000), ramp(300, 400)
+    large, small = _ramp(800, 1000), _ramp(300, 400)
     assert span(large, (0, 0)) == pytest.approx(64 / 1000, abs=0.01)  # its own size
     assert span(large, (400, 400)) == pytest.approx(64 * 2 / 1000, abs=0.01)  # seen as if 400 px high
     assert span(small, (400, 400)) == pytest.approx(span(small, (0, 0)), abs=1e-6)  # never enlarged
+
+
+def test_reflection_view_short_side_shows_the_reflection_a_whole_scene(tmp_path):
+    for index in range(4):
+        write_image(tmp_path / f"ramp{index}.png", _ramp(300, 400))
+    screen_unblurred = SynthesisConfig(recipes=("dsrnet",), reflection_strength=(1.0, 1.0), dsrnet_sigma=(0.1, 0.1),
+                                       dsrnet_reflection_scale=(1.0, 1.0), dsrnet_transmission_scale=(1.0, 1.0),
+                                       dsrnet_screen_probability=1.0)
+
+    def spans(**changes):
+        config = _config(scale_range=(1.0, 1.0), flip=False, synthesis=screen_unblurred, **changes)
+        batch = _batches(training_dataset([], config, batch_size=2, seed=0, photos=[tmp_path]), 1)[0]
+        return [np.ptp(batch[key][..., 0], axis=(1, 2)) for key in ("target", "reflection")]
+
+    transmission, reflection = spans()
+    assert transmission == pytest.approx(32 / 400, abs=0.01) and reflection == pytest.approx(32 / 400, abs=0.01)
+    transmission, reflection = spans(reflection_view_short_side=(32, 32))  # as if the photo were 32 px high
+    assert transmission == pytest.approx(32 / 400, abs=0.01) and reflection == pytest.approx(300 / 400, abs=0.05)
 
 
 def test_evaluation_subset_spreads_over_the_sorted_set(tmp_path):

@@ -320,10 +320,13 @@ def _synthetic_crops(records: tf.data.Dataset, config: DataConfig, seed: int) ->
 
 def _blend(record_pairs: tf.data.Dataset, config: DataConfig, seed: int) -> tf.data.Dataset:
     """Synthetic pairs from records stacked two by two: the first photo is T, the second R."""
+    reflection_windows = config if config.reflection_view_short_side == (0, 0) else dataclasses.replace(
+        config, view_short_side=config.reflection_view_short_side)
+
     def blend(index, two_records):
         seeds = tf.random.experimental.stateless_split(_element_seed(seed, 1, index), num=3)
         transmission = random_window(decode_rgb(two_records["target"][0]), config, seeds[0])
-        reflection = random_window(decode_rgb(two_records["target"][1]), config, seeds[1])
+        reflection = random_window(decode_rgb(two_records["target"][1]), reflection_windows, seeds[1])
         image, transmission, reflection = synthesize(transmission, reflection, seeds[2], config.synthesis)
         if config.clean_fraction > 0.0:
             clean = tf.random.stateless_uniform([], tf.random.experimental.stateless_fold_in(seeds[2], 7)) < (

@@ -84,7 +84,7 @@ class GANTrainer(_StageTrainer):
     with ``train.adversarial_phase`` = "decay" (the run sets it per phase; a new step is traced).
     """
 
-    LOSSES = ("generator_total", "pixel", "multiscale", "gradient", "perceptual", "exclusion")
+    LOSSES = ("generator_total", "pixel", "multiscale", "gradient", "detail", "perceptual", "exclusion")
     ADVERSARIAL_LOSSES = ("adversarial", "discriminator_total", "discriminator_map")
 
     def __init__(self, networks: Networks, loss_config: LossConfig, perceptual_features: keras.Model | None = None,
@@ -121,14 +121,16 @@ class GANTrainer(_StageTrainer):
             "pixel": losses.pixel_loss(transmission, target, config.pixel_norm),
             "multiscale": losses.multiscale_loss(outputs, target),
             "gradient": losses.gradient_loss(transmission, target),
+            "detail": (losses.detail_loss(transmission, target, config.detail_size)
+                       if config.detail > 0 else tf.constant(0.0)),
             "exclusion": losses.exclusion_loss(transmission, outputs["reflection"]),
             "perceptual": (losses.perceptual_loss(self.perceptual_features, transmission, target)
                            if config.perceptual > 0 else tf.constant(0.0)),
         }
         values["generator_total"] = (
             config.pixel * values["pixel"] + config.multiscale * values["multiscale"]
-            + config.gradient * values["gradient"] + config.perceptual * values["perceptual"]
-            + config.exclusion * values["exclusion"])
+            + config.gradient * values["gradient"] + config.detail * values["detail"]
+            + config.perceptual * values["perceptual"] + config.exclusion * values["exclusion"])
         if real_logits is not None:
             values["adversarial"] = losses.generator_adversarial_loss(real_logits, fake_logits,
                                                                       config.adversarial_kind)
