@@ -212,15 +212,17 @@ def test_shipped_model_makes_the_example_photo_better():
 
 
 def test_shipped_model_was_trained_by_the_cpu_long_preset():
-    """docs/shipped-model.md reproduces the shipped model with ``--preset cpu-long``, then its level
-    stage with these overrides and its presence stage at the preset's steps: the preset must stay
-    its recipe, and it must be the mission's model (the adversarial term on) with a Level-net and
-    a Presence-net."""
+    """docs/shipped-model.md reproduces the shipped model with ``--preset cpu-long``, its level and
+    presence stages, then the generator's fine-tune with these overrides (which the config of the
+    last run records): the preset must stay its recipe, and it must be the mission's model (the
+    adversarial term on) with a Level-net and a Presence-net."""
     from rrgan.inference import load_config
 
-    level_stage = ["model.level_net=true", "data.pair_holdout=0.15", "data.pair_brightness_ratio=0.1,1.03",
-                   "train.level_steps=8000", "train.validation_every=4000", "train.checkpoint_every=1000"]
-    assert load_config() == preset("cpu-long").override([*level_stage, "model.presence_net=true"])
+    fine_tune = ["model.level_net=true", "model.presence_net=true", "data.pair_holdout=0.15",
+                 "data.pair_brightness_ratio=0.1,1.03", "data.reflection_view_short_side=128,192",
+                 "data.synthesis.reflection_strength=0.3,0.8", "loss.detail=4", "loss.detail_size=31",
+                 "train.gan_steps=7000", "train.validation_every=1000", "train.checkpoint_every=500"]
+    assert load_config() == preset("cpu-long").override(fine_tune)
     assert load_config().loss.adversarial > 0
 
 
