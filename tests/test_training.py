@@ -56,6 +56,21 @@ def test_one_pair_overfits():
 
 
 
+def test_the_detail_term_joins_the_generator_total_at_its_weight():
+    image, target = _one_pair()
+    networks = build_networks(preset("tiny").model)
+    outputs = networks.remove_reflection(image)
+
+    def logged(*overrides):
+        config = preset("tiny").override(["loss.adversarial=0", *overrides])
+        return {k: float(v) for k, v in GANTrainer(networks, config.loss).generator_losses(target, outputs).items()}
+
+    without, weighted = logged(), logged("loss.detail=2", "loss.detail_size=7")
+    expected = float(losses.detail_loss(outputs["transmission"], target, 7))
+    assert without["detail"] == 0.0 and weighted["detail"] == pytest.approx(expected, rel=1e-5) and expected > 0
+    assert weighted["generator_total"] == pytest.approx(without["generator_total"] + 2 * expected, rel=1e-4)
+
+
 @pytest.mark.parametrize("adversarial", [0.0, 0.01])
 def test_discriminator_trains_only_with_an_adversarial_term(adversarial):
     config = preset("tiny").override([f"loss.adversarial={adversarial}"])
