@@ -221,7 +221,8 @@ def test_shipped_model_was_trained_by_the_cpu_long_preset():
     fine_tune = ["model.level_net=true", "model.presence_net=true", "data.pair_holdout=0.15",
                  "data.pair_brightness_ratio=0.1,1.03", "data.reflection_view_short_side=128,192",
                  "data.synthesis.reflection_strength=0.3,0.8", "loss.detail=4", "loss.detail_size=31",
-                 "train.gan_steps=7000", "train.validation_every=1000", "train.checkpoint_every=500"]
+                 "train.gan_steps=6500", "train.decay_fraction=0.230769", "train.validation_every=500",
+                 "train.checkpoint_every=500"]
     assert load_config() == preset("cpu-long").override(fine_tune)
     assert load_config().loss.adversarial > 0
 
