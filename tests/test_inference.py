@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import cv2
@@ -211,19 +212,20 @@ def test_shipped_model_makes_the_example_photo_better():
     assert psnr(output, clean) > psnr(photo, clean) + 0.5
 
 
-def test_shipped_model_was_trained_by_the_cpu_long_preset():
-    """docs/shipped-model.md reproduces the shipped model with ``--preset cpu-long``, its level and
-    presence stages, then the generator's fine-tune with these overrides (which the config of the
-    last run records): the preset must stay its recipe, and it must be the mission's model (the
-    adversarial term on) with a Level-net and a Presence-net."""
+def test_shipped_model_is_what_the_reproduction_script_trains():
+    """experiments/reproduce_shipped.sh is the shipped model's recipe: ``--preset cpu-long``, its level
+    and presence stages, then the generator's fine-tune with the script's ``pairs`` and ``fine_tune``
+    overrides, whose config the shipped one is. It must also stay the mission's model (the adversarial
+    term on) with a Level-net and a Presence-net."""
     from rrgan.inference import load_config
 
-    fine_tune = ["model.level_net=true", "model.presence_net=true", "data.pair_holdout=0.15",
-                 "data.pair_brightness_ratio=0.1,1.03", "data.reflection_view_short_side=128,192",
-                 "data.synthesis.reflection_strength=0.3,0.8", "loss.detail=4", "loss.detail_size=31",
-                 "train.gan_steps=6500", "train.decay_fraction=0.230769", "train.validation_every=500",
-                 "train.checkpoint_every=500"]
-    assert load_config() == preset("cpu-long").override(fine_tune)
+    script = (Path(__file__).resolve().parents[1] / "experiments" / "reproduce_shipped.sh").read_text()
+    overrides = []
+    for array in ("pairs", "fine_tune"):
+        body = re.search(rf"^{array}=\((.*?)\)", script, re.MULTILINE | re.DOTALL).group(1)
+        overrides += re.findall(r"--set (\S+)", body)
+    models = ["model.level_net=true", "model.presence_net=true"]
+    assert load_config() == preset("cpu-long").override(models + overrides)
     assert load_config().loss.adversarial > 0
 
 
