@@ -102,6 +102,25 @@ def psnr_of(data, share) -> np.ndarray:
     return np.minimum(-10 * np.log10(np.maximum(mse, 1e-10)), 100.0)
 
 
+def auc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """ROC AUC of a score that should be higher for ``positive`` than for ``negative``."""
+    higher = positive[:, None] > negative[None, :]
+    return float(higher.mean() + 0.5 * (positive[:, None] == negative[None, :]).mean())
+
+
+def separation(data: dict, clean_set: str = "clean") -> None:
+    """How well the Presence-net's logit and measures of the model's own change tell each set's photos
+    from the clean ones (ROC AUC)."""
+    measures = {"presence logit": data["logit"], "change, mean square": data["c"],
+                "change less its mean shift": data["c"] - (data["mean_output"] - data["mean_input"]) ** 2,
+                "darkening": 1 - data["mean_output"] / data["mean_input"]}
+    clean = data["set"] == clean_set
+    for label, measure in measures.items():
+        scores = {str(name): round(auc(measure[data["set"] == name], measure[clean]), 2)
+                  for name in np.unique(data["set"][data["kind"] == "pair"])}
+        print(f"AUC against {clean_set}, {label}: {scores}")
+
+
 def fit(args) -> None:
     train = dict(np.load(args.train))
     x = train["features"]
@@ -136,13 +155,16 @@ def fit(args) -> None:
         oracle = np.clip(-data["b"] / np.maximum(data["c"], 1e-12), 0, 1)
         for name in np.unique(data["set"]):
             m = data["set"] == name
+            sums = {k: data[k][m] for k in "abc"}
+            mean_input, mean_output = data["mean_input"][m], data["mean_output"][m]
             row = [f"{name:<22}{m.sum():>5}"]
             for label, g in (("none", np.ones(m.sum())), ("presence", shipped[m]), ("share", share[m]),
                              ("oracle", oracle[m])):
-                level = (data["mean_input"][m] + g * (data["mean_output"][m] - data["mean_input"][m])) / data["mean_target"][m]
-                row.append(f"{label} {psnr_of({k: data[k][m] for k in 'abc'}, g).mean():6.2f} "
-                           f"({np.median(psnr_of({k: data[k][m] for k in 'abc'}, g)):5.1f}) {100 * (1 - level.mean()):4.1f}%")
+                darker = 1 - np.mean((mean_input + g * (mean_output - mean_input)) / data["mean_target"][m])
+                scores = psnr_of(sums, g)
+                row.append(f"{label} {scores.mean():6.2f} ({np.median(scores):5.1f}) {100 * darker:4.1f}%")
             print(" | ".join(row))
+        separation(data)
 
 
 def main() -> None:
