@@ -112,10 +112,6 @@ class DataConfig:
     level_real_fraction: float = 0.55
     level_clean_fraction: float = 0.2
     level_veil_strength: tuple[float, float] = (0.1, 0.7)
-    # This share of the veiled views is veiled by what the glass of a real pair in the same batch
-    # added (its input less its target, averaged to a few cells) instead of by another photo: real
-    # veils over many scenes, so the Level-net cannot learn a capture's veil by its scene.
-    level_real_veil_fraction: float = 0.0
     shuffle_buffer: int = 512  # records in the shuffle buffer
     cache: bool = True  # keep the encoded records in memory after the first pass
     default_photos: int = 96  # scenes drawn for the embedded default data
@@ -142,8 +138,6 @@ class DataConfig:
             raise ConfigError(f"data.level_real_fraction and data.level_clean_fraction must be at least 0 and add up "
                               f"to at most 1, got {level_shares}")
         _check_range("data.level_veil_strength", self.level_veil_strength)
-        if not 0.0 <= self.level_real_veil_fraction <= 1.0:
-            raise ConfigError(f"data.level_real_veil_fraction must be in [0, 1], got {self.level_real_veil_fraction}")
         if self.pair_max_shift < 0:
             raise ConfigError(f"data.pair_max_shift must be at least 0, got {self.pair_max_shift}")
         _check_range("data.pair_brightness_ratio", self.pair_brightness_ratio)

@@ -12,7 +12,7 @@ from conftest import make_pair_folder, random_networks, write_image
 from rrgan.cli import train_main
 from rrgan.config import ConfigError, preset
 from rrgan.data.default import draw_scene
-from rrgan.data.level_views import level_dataset, real_veiled
+from rrgan.data.level_views import level_dataset
 from rrgan.data.pipeline import collect_sources
 from rrgan.export import LEVEL_SIGNATURE, UNLEVELLED_SIGNATURE, ServingBundle, find_saved_model, save_weights
 from rrgan.inference import Remover, load_model, load_networks, remove_reflections, with_tta
@@ -82,37 +82,9 @@ def test_level_views_mix_real_clean_and_veiled_in_fixed_shares(tmp_path):
     np.testing.assert_array_equal(again["input"].numpy(), image)
 
 
-def test_real_veils_add_a_real_pairs_smoothed_difference_taking_the_pairs_in_turn():
-    transmission = np.full((3, 16, 16, 3), 0.5, np.float32)
-    real_target = np.random.default_rng(0).uniform(0.2, 0.6, (2, 16, 16, 3)).astype(np.float32)
-    real_input = real_target + np.array([0.1, -0.2], np.float32)[:, None, None, None]
-    veiled = real_veiled(transmission, real_input, real_target, tf.constant([1, 2], tf.int64)).numpy()
-    added = np.broadcast_to(np.array([0.1, -0.2, 0.1], np.float32)[:, None, None, None], veiled.shape)
-    np.testing.assert_allclose(veiled - transmission, added, atol=1e-5)
-
-
-def test_level_views_take_real_veils_for_the_last_veiled_views(tmp_path):
-    for index in range(6):
-        write_image(tmp_path / "photos" / f"p{index}.png", draw_scene(index, 96))
-    make_pair_folder(tmp_path / "pairs", [f"r{i}" for i in range(4)], size=(80, 120))
-    sources = collect_sources([tmp_path / "pairs"], [tmp_path / "photos"])
-    config = dataclasses.replace(
-        TINY_LEVEL.data, level_real_fraction=0.4, level_clean_fraction=0.2, pair_brightness_ratio=(0.0, 10.0),
-        pair_max_shift=100.0)
-    plain = next(iter(level_dataset(sources, config, 10, 32, seed=3)))
-    mixed = next(iter(level_dataset(sources, dataclasses.replace(config, level_real_veil_fraction=0.5), 10, 32,
-                                    seed=3)))
-    np.testing.assert_array_equal(mixed["target"].numpy(), plain["target"].numpy())
-    np.testing.assert_array_equal(mixed["input"].numpy()[:8], plain["input"].numpy()[:8])
-    assert np.abs(mixed["input"].numpy()[8:] - plain["input"].numpy()[8:]).mean() > 0.01
-    np.testing.assert_array_equal(mixed["has_reflection"].numpy(), plain["has_reflection"].numpy())
-
-
 def test_level_shares_must_fit_in_a_batch():
     with pytest.raises(ConfigError, match="level_real_fraction"):
         preset("tiny").override(["data.level_real_fraction=0.9", "data.level_clean_fraction=0.2"])
-    with pytest.raises(ConfigError, match="level_real_veil_fraction"):
-        preset("tiny").override(["data.level_real_veil_fraction=1.5"])
     with pytest.raises(ConfigError, match="level_thumbnail"):
         preset("tiny").override(["model.level_thumbnail=40"])
 

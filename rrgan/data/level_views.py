@@ -5,9 +5,7 @@ Three streams, mixed by fixed counts per batch (``data.level_real_fraction``,
 ``data.level_clean_fraction``): real pairs; clean photos as their own target (a photo without
 glass comes back as it went in); and clean photos under a synthetic veil, another photo averaged
 down to 2 to 128 cells and added with a tinted gain (``data.level_veil_strength``), the smooth
-layer of light that glass lays over a scene. A share of those (``data.level_real_veil_fraction``)
-take their veil from a real pair of the batch instead: its input less its target, averaged down
-the same way. Photos and pairs are read once, shrunk to twice the
+layer of light that glass lays over a scene. Photos and pairs are read once, shrunk to twice the
 thumbnail and cached; the random work after the cache is stateless, keyed by (seed, index). Each
 view says whether its input holds a reflection (real pairs and veils do, clean photos do not): what
 the presence stage learns.
@@ -52,34 +50,14 @@ def veiled(transmission: tf.Tensor, reflection: tf.Tensor, config: DataConfig, s
     """Each of ``transmission`` under its ``reflection`` averaged to a random number of cells (one
     for the batch) and added with a random, tinted gain; both float32 [B, S, S, 3] in [0, 1]."""
     seeds = tf.random.experimental.stateless_split(seed, 3)
-    count = tf.shape(transmission)[0]
-    veil = smoothed(reflection, _cell_count(transmission.shape[1], seeds[0]))
+    count, size = tf.shape(transmission)[0], transmission.shape[1]
+    choices = tf.constant([max(1, round(c * size / 128)) for c in VEIL_CELLS])
+    cells = choices[tf.random.stateless_uniform([], seeds[0], 0, len(VEIL_CELLS), tf.int32)]
+    veil = tf.image.resize(tf.image.resize(reflection, tf.stack([cells, cells]), "area"), [size, size])
     low, high = config.level_veil_strength
     gain = (tf.random.stateless_uniform(tf.stack([count, 1, 1, 1]), seeds[1], low, high)
             * tf.random.stateless_uniform(tf.stack([count, 1, 1, 3]), seeds[2], 1.0 - VEIL_TINT, 1.0 + VEIL_TINT))
     return tf.clip_by_value(transmission + veil * gain, 0.0, 1.0)
-
-
-def _cell_count(size: int, seed: tf.Tensor) -> tf.Tensor:
-    """A random number of cells on a side of a veil (one of ``VEIL_CELLS``, at a thumbnail of 128)."""
-    choices = tf.constant([max(1, round(c * size / 128)) for c in VEIL_CELLS])
-    return choices[tf.random.stateless_uniform([], seed, 0, len(VEIL_CELLS), tf.int32)]
-
-
-def smoothed(images: tf.Tensor, cells: tf.Tensor) -> tf.Tensor:
-    """``images`` [B, S, S, C] averaged to ``cells`` x ``cells`` and upsampled back (bilinear)."""
-    size = tf.shape(images)[1:3]
-    return tf.image.resize(tf.image.resize(images, tf.stack([cells, cells]), "area"), size)
-
-
-def real_veiled(transmission: tf.Tensor, real_input: tf.Tensor, real_target: tf.Tensor,
-                seed: tf.Tensor) -> tf.Tensor:
-    """Each of ``transmission`` under what the glass of a real pair added, its input less its target
-    averaged to a random number of cells (one for the batch); the pairs are used in turn. All float32
-    [B, S, S, 3] in [0, 1] (the pairs' count may differ from the transmissions')."""
-    count = tf.shape(transmission)[0]
-    added = smoothed(real_input - real_target, _cell_count(transmission.shape[1], seed))
-    return tf.clip_by_value(transmission + tf.gather(added, tf.range(count) % tf.shape(added)[0]), 0.0, 1.0)
 
 
 def _stream_seed(seed: int, stream: int, index: tf.Tensor) -> tf.Tensor:
@@ -97,7 +75,7 @@ def level_dataset(sources: Sources, config: DataConfig, batch_size: int, size: i
                   seed: int = 0) -> tf.data.Dataset:
     """Endless batches of ``input`` and ``target``, float32 [B, size, size, 3] in [0, 1], and
     ``has_reflection`` (float32 [B], 1 or 0): real pairs, clean photos and veiled photos in the shares
-    of ``config``, in that order in every batch (the photos under real veils last)."""
+    of ``config``, in that order in every batch."""
     stored = 2 * size
     real = round(batch_size * config.level_real_fraction) if sources.has_pairs else 0
     clean = round(batch_size * config.level_clean_fraction)
@@ -137,14 +115,4 @@ def level_dataset(sources: Sources, config: DataConfig, batch_size: int, size: i
     batches = tf.data.Dataset.zip(tuple(streams)).map(
         lambda *parts: {key: tf.concat([part[key] for part in parts], 0)
                         for key in ("input", "target", "has_reflection")})
-    real_veils = round(veiled_count * config.level_real_veil_fraction) if real else 0
-    if real_veils:
-        def with_real_veils(index, batch):
-            # The last ``real_veils`` veiled views: their transmission under a real pair's veil instead.
-            first = batch_size - real_veils
-            inputs = real_veiled(batch["target"][first:], batch["input"][:real], batch["target"][:real],
-                                 _stream_seed(seed, 3, index))
-            return {**batch, "input": tf.concat([batch["input"][:first], inputs], 0)}
-
-        batches = batches.enumerate().map(with_real_veils)
     return batches.prefetch(AUTOTUNE)
