@@ -5,8 +5,11 @@ mean squared error for any share g, MSE(g) = a + 2 g b + g^2 c (a = |I - T|^2, b
 c = |M - I|^2; M the whole model's output without the gate), with the means of I and M.
 
     python experiments/presence/share_study.py cache -o runs/eval/share/train.npz --pairs ../shared/data/train \
-        --photos ../shared/data/photos --pair-split train --photo-split train --max-photos 600
+        --pair-split train --targets-as-clean 3 --photos ../shared/data/photos --photo-split train --max-photos 800
+    python experiments/presence/share_study.py cache -o runs/eval/share/holdout.npz --pairs runs/eval/clean ...
     python experiments/presence/share_study.py fit runs/eval/share/train.npz runs/eval/share/holdout.npz
+
+``cache --model`` measures another model (a work dir or weights folder) the same way.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ FLOOR = 1e-5  # 50 dB: a photo left exactly as it should be counts as this
 
 
 def _small(image: np.ndarray, short_side: int) -> np.ndarray:
+    """uint8 [H, W, 3] area-scaled to ``short_side``, each side a multiple of 16 (the generator's
+    stride), float32 in [0, 1]: every photo measured at one size, so the sets compare."""
     height, width = image.shape[:2]
     scale = short_side / min(height, width)
     size = [max(16, round(height * scale / 16) * 16), max(16, round(width * scale / 16) * 16)]
@@ -37,6 +42,8 @@ def _small(image: np.ndarray, short_side: int) -> np.ndarray:
 
 
 class Measurer:
+    """One photo and its target -> what ``fit`` needs, for the networks of ``model`` (None: shipped)."""
+
     def __init__(self, model: str | None):
         networks = load_networks(model, "auto")
         self.ungated = dataclasses.replace(networks, presence_net=None)
