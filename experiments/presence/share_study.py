@@ -24,10 +24,10 @@ import tensorflow as tf
 
 from rrgan.data.images import read_rgb
 from rrgan.data.pairs import find_pair_sets, find_photos
-from rrgan.data.pipeline import held_out, held_out_pair
+from rrgan.data.pipeline import brightness_ratio, held_out, held_out_pair
 from rrgan.inference import load_networks
 from rrgan.level import levelled_transmission, thumbnail
-from rrgan.models.presence_net import HEAD, LEVEL_FEATURES
+from rrgan.models.presence_net import HEAD, LEVEL_FEATURES, presence
 
 FLOOR = 1e-5  # 50 dB: a photo left exactly as it should be counts as this
 
@@ -83,7 +83,7 @@ def cache(args) -> None:
                 image, target = (_small(read_rgb(path), args.size) for path in (pair.input, pair.target))
                 if target.shape != image.shape:
                     continue
-                ratio = target.mean() / max(image.mean(), 1e-3)
+                ratio = float(brightness_ratio(image, target))
                 if args.pair_split == "train" and not args.ratio[0] <= ratio <= args.ratio[1]:
                     continue
                 rows.append({"set": pair_set.root.name, "name": pair.name, "kind": "pair", **measure(image, target)})
@@ -158,7 +158,7 @@ def fit(args) -> None:
         data = dict(np.load(path))
         xs = (data["features"] - mean) / std
         share = 1 / (1 + np.exp(-(xs @ w.numpy()[:, 0] + float(bias.numpy()))))
-        shipped = 1 / (1 + np.exp(-(data["logit"] + np.log(args.odds))))
+        shipped = np.asarray(presence(data["logit"], args.odds))
         oracle = np.clip(-data["b"] / np.maximum(data["c"], 1e-12), 0, 1)
         for name in np.unique(data["set"]):
             m = data["set"] == name
