@@ -1,0 +1,146 @@
+"""Is the Presence-net limited by its features or by its training? A logistic head fitted directly
+(L-BFGS, pair against clean, each set weighted equally) on share_study's cached rows: on the
+Level-net's pooled features (the shipped head's own input), on ImageNet EfficientNet-Lite0's (mean
+and spread of its 4 stages at the cache's size), or on both; each set's PSNR with that gate at the
+odds that make the clean photos 2 % darker, the odds chosen two ways: on the held-out clean photos
+themselves, and on the training photos' out-of-fold logits (no held-out photo seen).
+
+    python experiments/presence/gate_features.py cache runs/eval/share/train.npz ../shared/data/train \
+        --photos ../shared/data/photos
+    python experiments/presence/gate_features.py cache runs/eval/share/holdout.npz runs/eval/clean \
+        runs/eval/real89_holdout ../shared/data/val runs/eval/synth_strong runs/eval/example runs/eval/clean_targets
+    python experiments/presence/gate_features.py fit runs/eval/share/train.npz runs/eval/share/holdout.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+from share_study import _small, auc, psnr_of
+
+from rrgan.data.images import read_rgb
+from rrgan.data.pairs import find_pair_sets, find_photos
+from rrgan.models.backbone import backbone_features
+
+DARKER = 0.02  # issue 31's bar for the clean photos
+FOLDS = 5
+
+
+def _lite0_path(cache: str) -> Path:
+    return Path(cache).with_suffix(".lite0.npy")
+
+
+def cache(args) -> None:
+    """Lite0's pooled features for each row of ``args.cache``, found by (set, name) in the folders."""
+    index = {}
+    for folder in args.folders:
+        for pair_set in find_pair_sets(folder):
+            for pair in pair_set.pairs:
+                index[(pair_set.root.name, pair.name)] = pair.input
+                index[(pair_set.root.name + "_target", pair.name)] = pair.target
+    for folder in args.photos:
+        index.update({(Path(folder).name, photo.stem): photo for photo in find_photos(folder)})
+    rows = np.load(args.cache)
+    net = backbone_features("efficientnet_lite0", 4, "lite0")
+    features = []
+    for i, key in enumerate(zip(rows["set"], rows["name"])):
+        stages = net(_small(read_rgb(index[key]), args.size)[None], training=False)
+        features.append(np.concatenate([np.r_[np.mean(s, (0, 1, 2)), np.std(s, (0, 1, 2))] for s in stages]))
+        if i % 200 == 0:
+            print(f"{i}/{len(rows['set'])}", flush=True)
+    np.save(_lite0_path(args.cache), np.stack(features))
+
+
+def logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
+    """Weighted L2-regularised logistic regression: (coefficients, bias)."""
+    def loss(theta):
+        z = x @ theta[:-1] + theta[-1]
+        error = weight * (1 / (1 + np.exp(-z)) - y)
+        return (np.sum(weight * (np.logaddexp(0, z) - y * z)) + l2 * theta[:-1] @ theta[:-1],
+                np.r_[x.T @ error + 2 * l2 * theta[:-1], error.sum()])
+    theta = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B").x
+    return theta[:-1], theta[-1]
+
+
+def fitted_logits(train_x, y, weight, l2, x):
+    mean, std = train_x.mean(0), train_x.std(0) + 1e-6
+    coefficients, bias = logistic((train_x - mean) / std, y, weight, l2)
+    return ((x - mean) / std) @ coefficients + bias
+
+
+def darker(data: dict, rows: np.ndarray, gate: np.ndarray) -> float:
+    mean_input, mean_output = data["mean_input"][rows], data["mean_output"][rows]
+    return 1 - np.mean((mean_input + gate * (mean_output - mean_input)) / data["mean_target"][rows])
+
+
+def shift_for(data: dict, rows: np.ndarray, logit: np.ndarray) -> float:
+    """The shift of the logit (log odds) that makes ``rows`` DARKER on average."""
+    shifts = np.linspace(-15, 15, 601)
+    return shifts[np.argmin([abs(darker(data, rows, 1 / (1 + np.exp(-(logit + s)))) - DARKER) for s in shifts])]
+
+
+def fit(args) -> None:
+    train, holdout = dict(np.load(args.train)), dict(np.load(args.holdout))
+    y = (train["kind"] == "pair").astype(float)
+    weight = np.zeros(len(y))
+    for name in np.unique(train["set"]):
+        weight[train["set"] == name] = 1.0 / np.sum(train["set"] == name)
+    weight[y == 1] *= 0.5 / weight[y == 1].sum()
+    weight[y == 0] *= 0.5 / weight[y == 0].sum()
+    features = {"level": (train["features"], holdout["features"])}
+    if _lite0_path(args.train).exists():
+        lite = np.load(_lite0_path(args.train)), np.load(_lite0_path(args.holdout))
+        features |= {"lite0": lite, "both": (np.c_[train["features"], lite[0]], np.c_[holdout["features"], lite[1]])}
+    sets = list(dict.fromkeys(holdout["set"]))
+    clean, photos = holdout["set"] == args.clean_set, train["set"] == args.photo_set
+    fold = np.random.default_rng(0).integers(0, FOLDS, len(y))
+
+    def line(label, logit, shift):
+        gate = 1 / (1 + np.exp(-(logit + shift)))
+        scores = []
+        for name in sets:
+            rows = holdout["set"] == name
+            psnr = psnr_of({k: holdout[k][rows] for k in "abc"}, gate[rows])
+            scores.append(f"{name} {np.median(psnr) if name == args.clean_set else psnr.mean():.2f}")
+        print(f"{label:<34} {100 * darker(holdout, clean, gate[clean]):.1f}% darker | " + " | ".join(scores))
+
+    line("no gate", np.zeros(len(clean)), 30.0)
+    line("shipped head, odds 16", holdout["logit"], np.log(16.0))
+    line("shipped head, held-out odds", holdout["logit"], shift_for(holdout, clean, holdout["logit"][clean]))
+    for name, (train_x, holdout_x) in features.items():
+        for l2 in args.l2:
+            logit = fitted_logits(train_x, y, weight, l2, holdout_x)
+            out_of_fold = np.zeros(len(y))
+            for k in range(FOLDS):
+                inside = fold != k
+                out_of_fold[~inside] = fitted_logits(train_x[inside], y[inside], weight[inside], l2, train_x[~inside])
+            aucs = {str(s): round(auc(logit[holdout["set"] == s], logit[clean]), 2)
+                    for s in sets if s != args.clean_set}
+            print(f"{name} l2={l2}: AUC against {args.clean_set} {aucs}")
+            line(f"  {name} l2={l2}, held-out odds", logit, shift_for(holdout, clean, logit[clean]))
+            line(f"  {name} l2={l2}, training odds", logit, shift_for(train, photos, out_of_fold[photos]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    c = commands.add_parser("cache")
+    c.add_argument("cache", help="a share_study cache (.npz); Lite0's features go beside it (.lite0.npy)")
+    c.add_argument("folders", nargs="+", help="the pair folders its rows came from")
+    c.add_argument("--photos", nargs="*", default=[])
+    c.add_argument("--size", type=int, default=256, help="the cache's short side")
+    f = commands.add_parser("fit")
+    f.add_argument("train")
+    f.add_argument("holdout")
+    f.add_argument("--l2", type=float, nargs="+", default=(0.0003, 0.001, 0.003, 0.01, 0.1))
+    f.add_argument("--clean-set", default="clean")
+    f.add_argument("--photo-set", default="photos")
+    args = parser.parse_args()
+    cache(args) if args.command == "cache" else fit(args)
+
+
+if __name__ == "__main__":
+    main()
