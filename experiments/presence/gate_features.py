@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize
-from share_study import _small, auc, psnr_of
+from share_study import _small, auc, psnr_of, set_weights
 
 from rrgan.data.images import read_rgb
 from rrgan.data.pairs import find_pair_sets, find_photos
 from rrgan.models.backbone import backbone_features
+from rrgan.models.presence_net import presence
 
 DARKER = 0.02  # issue 31's bar for the clean photos
 FOLDS = 5
@@ -76,20 +77,21 @@ def darker(data: dict, rows: np.ndarray, gate: np.ndarray) -> float:
     return 1 - np.mean((mean_input + gate * (mean_output - mean_input)) / data["mean_target"][rows])
 
 
+def gate(logit: np.ndarray, shift: float) -> np.ndarray:
+    """The share of the correction kept: the Presence-net's ``presence`` with odds e^shift."""
+    return np.asarray(presence(logit, np.exp(shift)))
+
+
 def shift_for(data: dict, rows: np.ndarray, logit: np.ndarray) -> float:
     """The shift of the logit (log odds) that makes ``rows`` DARKER on average."""
     shifts = np.linspace(-15, 15, 601)
-    return shifts[np.argmin([abs(darker(data, rows, 1 / (1 + np.exp(-(logit + s)))) - DARKER) for s in shifts])]
+    return shifts[np.argmin([abs(darker(data, rows, gate(logit, s)) - DARKER) for s in shifts])]
 
 
 def fit(args) -> None:
     train, holdout = dict(np.load(args.train)), dict(np.load(args.holdout))
     y = (train["kind"] == "pair").astype(float)
-    weight = np.zeros(len(y))
-    for name in np.unique(train["set"]):
-        weight[train["set"] == name] = 1.0 / np.sum(train["set"] == name)
-    weight[y == 1] *= 0.5 / weight[y == 1].sum()
-    weight[y == 0] *= 0.5 / weight[y == 0].sum()
+    weight = set_weights(train, 0.5)
     features = {"level": (train["features"], holdout["features"])}
     if _lite0_path(args.train).exists():
         lite = np.load(_lite0_path(args.train)), np.load(_lite0_path(args.holdout))
@@ -98,18 +100,17 @@ def fit(args) -> None:
     clean, photos = holdout["set"] == args.clean_set, train["set"] == args.photo_set
     fold = np.random.default_rng(0).integers(0, FOLDS, len(y))
 
-    def line(label, logit, shift):
-        gate = 1 / (1 + np.exp(-(logit + shift)))
+    def line(label, share):
         scores = []
         for name in sets:
             rows = holdout["set"] == name
-            psnr = psnr_of({k: holdout[k][rows] for k in "abc"}, gate[rows])
+            psnr = psnr_of({k: holdout[k][rows] for k in "abc"}, share[rows])
             scores.append(f"{name} {np.median(psnr) if name == args.clean_set else psnr.mean():.2f}")
-        print(f"{label:<34} {100 * darker(holdout, clean, gate[clean]):.1f}% darker | " + " | ".join(scores))
+        print(f"{label:<34} {100 * darker(holdout, clean, share[clean]):.1f}% darker | " + " | ".join(scores))
 
-    line("no gate", np.zeros(len(clean)), 30.0)
-    line("shipped head, odds 16", holdout["logit"], np.log(16.0))
-    line("shipped head, held-out odds", holdout["logit"], shift_for(holdout, clean, holdout["logit"][clean]))
+    line("no gate", np.ones(len(clean)))
+    line("shipped head, odds 16", gate(holdout["logit"], np.log(16.0)))
+    line("shipped head, held-out odds", gate(holdout["logit"], shift_for(holdout, clean, holdout["logit"][clean])))
     for name, (train_x, holdout_x) in features.items():
         for l2 in args.l2:
             logit = fitted_logits(train_x, y, weight, l2, holdout_x)
@@ -120,8 +121,8 @@ def fit(args) -> None:
             aucs = {str(s): round(auc(logit[holdout["set"] == s], logit[clean]), 2)
                     for s in sets if s != args.clean_set}
             print(f"{name} l2={l2}: AUC against {args.clean_set} {aucs}")
-            line(f"  {name} l2={l2}, held-out odds", logit, shift_for(holdout, clean, logit[clean]))
-            line(f"  {name} l2={l2}, training odds", logit, shift_for(train, photos, out_of_fold[photos]))
+            line(f"  {name} l2={l2}, held-out odds", gate(logit, shift_for(holdout, clean, logit[clean])))
+            line(f"  {name} l2={l2}, training odds", gate(logit, shift_for(train, photos, out_of_fold[photos])))
 
 
 def main() -> None:

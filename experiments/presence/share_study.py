@@ -128,18 +128,24 @@ def separation(data: dict, clean_set: str = "clean") -> None:
         print(f"AUC against {clean_set}, {label}: {scores}")
 
 
+def set_weights(data: dict, clean_weight: float) -> np.ndarray:
+    """Each row's weight: every set counts the same within its kind, the clean rows ``clean_weight``
+    of the whole, the pairs the rest."""
+    sets, clean = data["set"], data["kind"] == "clean"
+    weight = np.zeros(len(sets))
+    for name in np.unique(sets):
+        weight[sets == name] = 1.0 / np.sum(sets == name)
+    weight[clean] *= clean_weight / weight[clean].sum()
+    weight[~clean] *= (1 - clean_weight) / weight[~clean].sum()
+    return weight
+
+
 def fit(args) -> None:
     train = dict(np.load(args.train))
     x = train["features"]
     mean, std = x.mean(0), x.std(0) + 1e-6
     x = (x - mean) / std
-    sets = train["set"]
-    weight = np.zeros(len(sets))
-    for name in np.unique(sets):
-        weight[sets == name] = 1.0 / np.sum(sets == name)
-    clean = train["kind"] == "clean"
-    weight[clean] *= args.clean_weight / weight[clean].sum()
-    weight[~clean] *= (1 - args.clean_weight) / weight[~clean].sum()
+    weight = set_weights(train, args.clean_weight)
     xv = tf.constant(x, tf.float32)
     a, b, c = (tf.constant(train[k], tf.float32) for k in "abc")
     w = tf.Variable(tf.zeros([x.shape[1], 1]))
