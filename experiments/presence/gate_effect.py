@@ -4,6 +4,10 @@ beside g = 1 (no gate) and the per-photo oracle g. M is the model's output witho
 from cache_outputs.py's cache; clean photos are scored against themselves.
 
     python experiments/presence/gate_effect.py runs/eval/presence42.csv runs/eval/cache/shipped_full -o gate.csv
+
+``--calibration F`` adds the odds that make the clean photos of the keyed-hash split ``held_out(name, F)``
+``--darker`` darker on average (the mean of output / input), and scores the other clean photos apart
+(set ``clean_check``): the odds are chosen on photos the check does not count.
 """
 
 import argparse
@@ -11,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from rrgan.data.images import read_rgb
 from rrgan.data.pairs import find_pair_sets
+from rrgan.data.pipeline import held_out
 from rrgan.metrics import psnr
 
 FOLDERS = {"clean": "runs/eval/clean", "real89_holdout": "runs/eval/real89_holdout",
@@ -26,28 +32,57 @@ def blended(image, output, gate):
     return np.clip(np.round(image + gate * (output - image)), 0, 255)
 
 
+def odds_for(judged: pd.DataFrame, cache: Path, fraction: float, darker: float) -> tuple[float, set]:
+    """The odds that make the clean photos of the calibration split ``darker`` on average, and their names."""
+    names = [pair.input.stem for s in find_pair_sets(FOLDERS["clean"]) for pair in s.pairs]
+    chosen = [name for name, held in zip(names, held_out(tf.constant(names), fraction).numpy()) if held]
+    ratios = np.array([read_rgb(cache / "clean" / f"{name}.png").astype(np.float64).mean()
+                       / read_rgb(Path(FOLDERS["clean"]) / "input" / f"{name}.png").astype(np.float64).mean()
+                       for name in chosen])
+    p = judged.loc[[("clean", name) for name in chosen], "p_input"].to_numpy()
+
+    def darkening(log_odds):
+        k = np.exp(log_odds)
+        return 1 - np.mean(1 + k * p / (k * p + 1 - p) * (ratios - 1))
+
+    low, high = -20.0, 20.0  # darkening rises with the odds
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if darkening(middle) < darker else (low, middle)
+    return float(np.exp(low)), set(chosen)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("judged")
     parser.add_argument("cache", type=Path)
     parser.add_argument("-o", "--output", required=True)
+    parser.add_argument("--odds", type=float, nargs="*", default=ODDS)
+    parser.add_argument("--calibration", type=float, default=0.0, help="share of photos (keyed hash) for the odds")
+    parser.add_argument("--darker", type=float, default=0.02)
     args = parser.parse_args()
     judged = pd.read_csv(args.judged).set_index(["set", "name"])
-    gates = {"none": lambda p: 1.0, **{str(odds): lambda p, k=odds: k * p / (k * p + 1.0 - p) for odds in ODDS}}
+    odds, calibration = list(args.odds), set()
+    if args.calibration:
+        calibrated, calibration = odds_for(judged, args.cache, args.calibration, args.darker)
+        print(f"odds {calibrated:.4g} make the {len(calibration)} calibration photos {100 * args.darker:g} % darker")
+        odds.append(calibrated)
+    gates = {"none": lambda p: 1.0, **{f"{k:.4g}": lambda p, k=k: k * p / (k * p + 1.0 - p) for k in odds}}
     rows = []
     for key, folder in FOLDERS.items():
         for pair in (p for s in find_pair_sets(folder) for p in s.pairs):
+            label = "clean_check" if key == "clean" and calibration and pair.input.stem not in calibration else key
             image = read_rgb(pair.input).astype(np.float32)
             target = image if key == "clean" else read_rgb(pair.target).astype(np.float32)
             output = read_rgb(args.cache / key / f"{pair.input.stem}.png").astype(np.float32)
             p = judged.loc[(key, pair.input.stem), "p_input"]
             for odds, gate in gates.items():
                 out = blended(image, output, gate(p))
-                rows.append({"set": key, "name": pair.input.stem, "odds": odds, "psnr": min(psnr(out, target), 100.0),
+                rows.append({"set": label, "name": pair.input.stem, "odds": odds, "psnr": min(psnr(out, target), 100.0),
                              "level": out.mean() / target.mean()})
             difference, error = output - image, target - image
             oracle = np.clip((difference * error).sum() / max((difference ** 2).sum(), 1e-8), 0, 1)
-            rows.append({"set": key, "name": pair.input.stem, "odds": "oracle",
+            rows.append({"set": label, "name": pair.input.stem, "odds": "oracle",
                          "psnr": min(psnr(blended(image, output, oracle), target), 100.0),
                          "level": blended(image, output, oracle).mean() / target.mean()})
     frame = pd.DataFrame(rows)

@@ -10,21 +10,33 @@ themselves, and on the training photos' out-of-fold logits (no held-out photo se
     python experiments/presence/gate_features.py cache runs/eval/share/holdout.npz runs/eval/clean \
         runs/eval/real89_holdout ../shared/data/val runs/eval/synth_strong runs/eval/example runs/eval/clean_targets
     python experiments/presence/gate_features.py fit runs/eval/share/train.npz runs/eval/share/holdout.npz
+
+``head`` scores trained heads on the same caches; ``export`` writes a weights folder with the head
+fitted on the Level-net's features and its odds calibrated on half of the held-out clean photos:
+
+    python experiments/presence/share_study.py cache -o runs/eval/share/clean384.npz --pairs runs/eval/clean --size 384
+    python experiments/presence/gate_features.py export runs/eval/share/train.npz runs/eval/share/clean384.npz \
+        --model rrgan/pretrained -o runs/fitted
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 from scipy.optimize import minimize
 from share_study import _small, auc, psnr_of, set_weights
 
 from rrgan.data.images import read_rgb
 from rrgan.data.pairs import find_pair_sets, find_photos
+from rrgan.data.pipeline import held_out
+from rrgan.export import save_weights
+from rrgan.inference import load_config, load_networks
 from rrgan.models.backbone import backbone_features
-from rrgan.models.presence_net import presence
+from rrgan.models.presence_net import HEAD, presence, presence_head
 
 DARKER = 0.02  # issue 31's bar for the clean photos
 FOLDS = 5
@@ -88,6 +100,42 @@ def shift_for(data: dict, rows: np.ndarray, logit: np.ndarray) -> float:
     return shifts[np.argmin([abs(darker(data, rows, gate(logit, s)) - DARKER) for s in shifts])]
 
 
+def report(label: str, holdout: dict, share: np.ndarray, clean_set: str) -> None:
+    """One line: how much darker the clean photos come out with the gate ``share``, and each set's
+    PSNR (the clean photos' median, the others' mean)."""
+    clean, scores = holdout["set"] == clean_set, []
+    for name in dict.fromkeys(holdout["set"]):
+        rows = holdout["set"] == name
+        psnr = psnr_of({k: holdout[k][rows] for k in "abc"}, share[rows])
+        scores.append(f"{name} {np.median(psnr) if name == clean_set else psnr.mean():.2f}")
+    print(f"{label:<34} {100 * darker(holdout, clean, share[clean]):.1f}% darker | " + " | ".join(scores))
+
+
+def trained_heads(args) -> None:
+    """The heads of trained models (work dirs or weights folders) on the cached rows: each one's AUC
+    against the clean photos, and the gate at the model's own odds, at the odds that make the
+    training photos 2 % darker, and at the held-out clean photos' own (an optimistic bound)."""
+    train, holdout = dict(np.load(args.train)), dict(np.load(args.holdout))
+    clean, photos = holdout["set"] == args.clean_set, train["set"] == args.photo_set
+    report("no gate", holdout, np.ones(len(clean)), args.clean_set)
+    for model in args.models:
+        networks = load_networks(model)
+        kernel, bias = networks.presence_net.get_layer(HEAD).get_layer("presence_logit").get_weights()
+        logit, train_logit = (rows["features"] @ kernel[:, 0] + bias[0] for rows in (holdout, train))
+        aucs = {str(s): round(auc(logit[holdout["set"] == s], logit[clean]), 2)
+                for s in dict.fromkeys(holdout["set"]) if s != args.clean_set}
+        print(f"{model}: AUC against {args.clean_set} {aucs}")
+        report(f"  own odds {networks.presence_odds:g}", holdout, gate(logit, np.log(networks.presence_odds)),
+               args.clean_set)
+        report("  training odds", holdout, gate(logit, shift_for(train, photos, train_logit[photos])), args.clean_set)
+        if args.calib:
+            calib = dict(np.load(args.calib))
+            calib_logit = calib["features"] @ kernel[:, 0] + bias[0]
+            odds = np.exp(shift_for(calib, np.ones(len(calib_logit), bool), calib_logit))
+            report(f"  calibration odds {odds:.3g}", holdout, gate(logit, np.log(odds)), args.clean_set)
+        report("  held-out odds", holdout, gate(logit, shift_for(holdout, clean, logit[clean])), args.clean_set)
+
+
 def fit(args) -> None:
     train, holdout = dict(np.load(args.train)), dict(np.load(args.holdout))
     y = (train["kind"] == "pair").astype(float)
@@ -101,12 +149,7 @@ def fit(args) -> None:
     fold = np.random.default_rng(0).integers(0, FOLDS, len(y))
 
     def line(label, share):
-        scores = []
-        for name in sets:
-            rows = holdout["set"] == name
-            psnr = psnr_of({k: holdout[k][rows] for k in "abc"}, share[rows])
-            scores.append(f"{name} {np.median(psnr) if name == args.clean_set else psnr.mean():.2f}")
-        print(f"{label:<34} {100 * darker(holdout, clean, share[clean]):.1f}% darker | " + " | ".join(scores))
+        report(label, holdout, share, args.clean_set)
 
     line("no gate", np.ones(len(clean)))
     line("shipped head, odds 16", gate(holdout["logit"], np.log(16.0)))
@@ -125,6 +168,27 @@ def fit(args) -> None:
             line(f"  {name} l2={l2}, training odds", gate(logit, shift_for(train, photos, out_of_fold[photos])))
 
 
+def export(args) -> None:
+    """A weights folder: the networks of ``args.model`` with the head fitted directly on the training
+    cache (the Level-net's features, each set weighted equally) and the odds that make the
+    calibration photos (the clean photos of ``args.calibration_cache`` in ``held_out(name, args.calibration)``)
+    DARKER on average. The clean-photo check's other photos choose nothing."""
+    train, clean = dict(np.load(args.train)), dict(np.load(args.calibration_cache))
+    x = train["features"]
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    coefficients, bias = logistic((x - mean) / std, (train["kind"] == "pair").astype(float), set_weights(train, 0.5),
+                                  args.l2)
+    kernel, bias = coefficients / std, bias - coefficients @ (mean / std)
+    rows = held_out(tf.constant(clean["name"]), args.calibration).numpy()
+    odds = float(np.exp(shift_for(clean, rows, clean["features"][rows] @ kernel + bias)))
+    networks, config = load_networks(args.model), load_config(args.model)
+    presence_head(networks.presence_net).get_layer("presence_logit").set_weights(
+        [kernel[:, None].astype(np.float32), np.array([bias], np.float32)])
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, presence_odds=round(odds, 2)))
+    save_weights(networks, config, args.output)
+    print(f"{args.output}: the head fitted on {len(x)} rows, odds {odds:.2f} from {rows.sum()} calibration photos")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -139,8 +203,22 @@ def main() -> None:
     f.add_argument("--l2", type=float, nargs="+", default=(0.0003, 0.001, 0.003, 0.01, 0.1))
     f.add_argument("--clean-set", default="clean")
     f.add_argument("--photo-set", default="photos")
+    h = commands.add_parser("head", help="score trained heads (hidden=0) on the caches")
+    h.add_argument("train")
+    h.add_argument("holdout")
+    h.add_argument("models", nargs="+", help="work dirs or weights folders")
+    h.add_argument("--clean-set", default="clean")
+    h.add_argument("--photo-set", default="photos")
+    h.add_argument("--calib", help="a cache of clean photos like the check's, not held out: odds for 2 %% on them")
+    e = commands.add_parser("export", help="write a weights folder with the head fitted and the odds calibrated")
+    e.add_argument("train", help="the training cache the head is fitted on")
+    e.add_argument("calibration_cache", help="a cache of clean photos (share_study cache --pairs CLEAN)")
+    e.add_argument("--model", required=True, help="work dir or weights folder whose networks the head joins")
+    e.add_argument("-o", "--output", required=True)
+    e.add_argument("--l2", type=float, default=0.0003)
+    e.add_argument("--calibration", type=float, default=0.05, help="held_out(name, this) of the clean photos")
     args = parser.parse_args()
-    cache(args) if args.command == "cache" else fit(args)
+    {"cache": cache, "fit": fit, "head": trained_heads, "export": export}[args.command](args)
 
 
 if __name__ == "__main__":
