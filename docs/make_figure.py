@@ -9,6 +9,8 @@ Run from the project root after docs/make_example.py: python docs/make_figure.py
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from rrgan import EXAMPLE_PHOTO
 from rrgan.data.images import read_rgb
 from rrgan.inference import load_model, remove_reflections
@@ -31,7 +33,8 @@ if args.model:
     grid = image_grid([[photo, *outputs, clean]], titles=("photo through glass", *titles, "clean scene"))
 else:  # and the clean scene given to the model: a photo without glass should come back as it went in
     untouched = remove_reflections(load_model(), clean)["transmission"]
+    score = psnr(untouched, clean)
+    verdict = "exactly as it went in" if np.isinf(score) else f"{score:.1f} dB"
     grid = image_grid([[photo, *outputs, clean, untouched]],
-                      titles=("photo through glass", *titles, "clean scene",
-                              f"clean scene through rrgan: {psnr(untouched, clean):.1f} dB"))
+                      titles=("photo through glass", *titles, "clean scene", f"clean scene through rrgan: {verdict}"))
 print(save_image(args.output, grid))

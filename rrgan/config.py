@@ -202,7 +202,8 @@ class ModelConfig:
     presence_net: bool = False
     # The odds the step gives a reflection over the Presence-net's own (its logit moved by their log):
     # missing a reflection costs more than touching a clean photo. At 16 the real sets lose at most
-    # 0.06 dB to the gate and most clean photos still come back untouched (docs/experiments.md).
+    # 0.06 dB to the stage-trained gate and most clean photos still come back untouched; the shipped
+    # model's odds are calibrated on clean photos instead (docs/experiments.md).
     presence_odds: float = 16.0
     presence_hidden: int = 0  # units of a hidden ReLU layer in its head; 0: a logistic regression
 
