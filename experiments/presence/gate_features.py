@@ -11,8 +11,9 @@ themselves, and on the training photos' out-of-fold logits (no held-out photo se
         runs/eval/real89_holdout ../shared/data/val runs/eval/synth_strong runs/eval/example runs/eval/clean_targets
     python experiments/presence/gate_features.py fit runs/eval/share/train.npz runs/eval/share/holdout.npz
 
-``head`` scores trained heads on the same caches; ``export`` writes a weights folder with the head
-fitted on the Level-net's features and its odds calibrated on half of the held-out clean photos:
+``head`` scores trained heads on the same caches; ``weighting`` compares weightings of the training
+rows; ``export`` writes a weights folder with the head fitted on the Level-net's features and its
+odds calibrated on half of the held-out clean photos:
 
     python experiments/presence/share_study.py cache -o runs/eval/share/clean384.npz --pairs runs/eval/clean --size 384
     python experiments/presence/gate_features.py export runs/eval/share/train.npz runs/eval/share/clean384.npz \
@@ -189,6 +190,41 @@ def export(args) -> None:
     print(f"{args.output}: the head fitted on {len(x)} rows, odds {odds:.2f} from {rows.sum()} calibration photos")
 
 
+def row_weights(train: dict) -> dict[str, np.ndarray]:
+    """The ways of weighing the training rows that ``weighting`` compares: each set alike (what
+    ``export`` fits with), every row alike, and each half of that, the pairs' targets left out."""
+    pair, target = train["kind"] == "pair", np.char.endswith(train["set"].astype(str), "_target")
+
+    def classes_halved(weight):
+        return np.where(pair, 0.5 * weight / weight[pair].sum(), 0.5 * weight / weight[~pair].sum())
+
+    sets_alike, rows_alike = set_weights(train, 0.5), np.ones(len(pair))
+    return {"each set alike (export)": sets_alike, "every row alike": rows_alike / len(pair),
+            "every row alike, classes halved": classes_halved(rows_alike),
+            "pair sets alike, clean rows alike": np.where(pair, sets_alike, 0.5 / (~pair).sum()),
+            "pair rows alike, clean sets alike": np.where(pair, 0.5 / pair.sum(), sets_alike),
+            "each set alike, no targets": classes_halved(np.where(target, 0.0, sets_alike))}
+
+
+def weighting(args) -> None:
+    """Which part of the export's weighting matters: the head fitted under each of ``row_weights``,
+    judged on the cached rows at the odds that make the holdout's calibration photos DARKER."""
+    train = dict(np.load(args.train))
+    parts = [dict(np.load(path)) for path in args.holdout]
+    holdout = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    clean = holdout["set"] == args.clean_set
+    calibration = clean & held_out(tf.constant(holdout["name"]), args.calibration).numpy()
+    y = (train["kind"] == "pair").astype(float)
+    report("no gate", holdout, np.ones(len(clean)), args.clean_set)
+    for label, weight in row_weights(train).items():
+        logit = fitted_logits(train["features"], y, weight, args.l2, holdout["features"])
+        aucs = {str(s): round(auc(logit[holdout["set"] == s], logit[clean]), 2)
+                for s in dict.fromkeys(holdout["set"]) if s != args.clean_set}
+        shift = shift_for(holdout, calibration, logit[calibration])
+        print(f"{label}: AUC against {args.clean_set} {aucs}")
+        report(f"  odds {np.exp(shift):.3g}", holdout, gate(logit, shift), args.clean_set)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -217,8 +253,14 @@ def main() -> None:
     e.add_argument("-o", "--output", required=True)
     e.add_argument("--l2", type=float, default=0.0003)
     e.add_argument("--calibration", type=float, default=0.05, help="held_out(name, this) of the clean photos")
+    w = commands.add_parser("weighting", help="fit the head under several weightings of the training rows")
+    w.add_argument("train", help="the training cache")
+    w.add_argument("holdout", nargs="+", help="caches of held-out rows, the clean photos among them")
+    w.add_argument("--clean-set", default="clean")
+    w.add_argument("--l2", type=float, default=0.0003)
+    w.add_argument("--calibration", type=float, default=0.05, help="held_out(name, this) of the clean photos")
     args = parser.parse_args()
-    {"cache": cache, "fit": fit, "head": trained_heads, "export": export}[args.command](args)
+    {"cache": cache, "fit": fit, "head": trained_heads, "export": export, "weighting": weighting}[args.command](args)
 
 
 if __name__ == "__main__":
