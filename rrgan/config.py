@@ -95,6 +95,7 @@ class DataConfig:
     pair_brightness_ratio: tuple[float, float] = (0.65, 1.03)
     # Each pair set (folder; all TFRecord shards count as one) gets an equal share of the real
     # pairs, instead of one by its size: a large set of near-repeats would otherwise decide alone.
+    # In the generator's crops and in the level and presence stages' views alike.
     balance_pair_sets: bool = False
     # This share of the clean photos (--photos files and photo shards, not the pairs' targets) is
     # held out of training by a seeded hash of each photo's name, the same split every run: the

@@ -2,13 +2,13 @@
 so each view is most of a photo (a square of 0.6 to 1 of its short side), at the thumbnail size.
 
 Three streams, mixed by fixed counts per batch (``data.level_real_fraction``,
-``data.level_clean_fraction``): real pairs; clean photos as their own target (a photo without
-glass comes back as it went in); and clean photos under a synthetic veil, another photo averaged
-down to 2 to 128 cells and added with a tinted gain (``data.level_veil_strength``), the smooth
-layer of light that glass lays over a scene. Photos and pairs are read once, shrunk to twice the
-thumbnail and cached; the random work after the cache is stateless, keyed by (seed, index). Each
-view says whether its input holds a reflection (real pairs and veils do, clean photos do not): what
-the presence stage learns.
+``data.level_clean_fraction``): real pairs (each pair set alike with ``data.balance_pair_sets``);
+clean photos as their own target (a photo without glass comes back as it went in); and clean photos
+under a synthetic veil, another photo averaged down to 2 to 128 cells and added with a tinted gain
+(``data.level_veil_strength``), the smooth layer of light that glass lays over a scene. Photos and
+pairs are read once, shrunk to twice the thumbnail and cached; the random work after the cache is
+stateless, keyed by (seed, index). Each view says whether its input holds a reflection (real pairs
+and veils do, clean photos do not): what the presence stage learns.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from rrgan.config import DataConfig
 from rrgan.data.images import decode_rgb
-from rrgan.data.pipeline import AUTOTUNE, Sources, decode_pair, pair_records, photo_records, usable_pair
+from rrgan.data.pipeline import AUTOTUNE, Sources, decode_pair, pair_groups, pair_records, photo_records, usable_pair
 from rrgan.errors import RRGANError
 
 VEIL_CELLS = (2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128)  # cells on a side of a veil, at a thumbnail of 128
@@ -68,7 +68,7 @@ def _cached(records: tf.data.Dataset, shrink, config: DataConfig, seed: int) -> 
     records = records.map(shrink, num_parallel_calls=AUTOTUNE)
     if config.cache:
         records = records.cache()
-    return records.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat().enumerate()
+    return records.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
 
 
 def level_dataset(sources: Sources, config: DataConfig, batch_size: int, size: int,
@@ -82,8 +82,6 @@ def level_dataset(sources: Sources, config: DataConfig, batch_size: int, size: i
     veiled_count = batch_size - real - clean
     streams = []
     if real:
-        pairs = pair_records(sources, seed, config.pair_holdout).filter(lambda record: usable_pair(record, config))
-
         def shrink_pair(record):
             pair = decode_pair(record)
             return _shrunk(tf.concat([pair["input"], pair["target"]], -1), stored)
@@ -92,16 +90,20 @@ def level_dataset(sources: Sources, config: DataConfig, batch_size: int, size: i
             view = whole_view(stack, size, _stream_seed(seed, 0, index))
             return {"input": view[..., :3], "target": view[..., 3:], "has_reflection": tf.constant(1.0)}
 
-        streams.append(_cached(pairs, shrink_pair, config, seed).map(real_view, num_parallel_calls=AUTOTUNE)
-                       .batch(real, drop_remainder=True))
+        groups = pair_groups(sources) if config.balance_pair_sets else [sources]
+        stacks = [_cached(pair_records(group, seed, config.pair_holdout).filter(
+            lambda record: usable_pair(record, config)), shrink_pair, config, seed) for group in groups]
+        stacks = stacks[0] if len(stacks) == 1 else tf.data.Dataset.sample_from_datasets(stacks, seed=seed)
+        streams.append(stacks.enumerate().map(real_view, num_parallel_calls=AUTOTUNE).batch(real, drop_remainder=True))
     if clean or veiled_count:
         # One stream of photo views: the first ``clean`` of each batch are their own targets, the
         # others come two by two, a transmission and the reflection veiled over it.
         photos = photo_records(sources, seed, holdout=config.photo_holdout, pair_holdout=config.pair_holdout)
         if photos is None:
             raise RRGANError("the level stage needs photos or pairs to train on")
-        views = _cached(photos, lambda record: _shrunk(decode_rgb(record["target"]), stored), config, seed + 1).map(
-            lambda index, photo: whole_view(photo, size, _stream_seed(seed, 1, index)), num_parallel_calls=AUTOTUNE)
+        views = _cached(photos, lambda record: _shrunk(decode_rgb(record["target"]), stored), config, seed + 1)
+        views = views.enumerate().map(lambda index, photo: whole_view(photo, size, _stream_seed(seed, 1, index)),
+                                      num_parallel_calls=AUTOTUNE)
 
         def photo_batch(index, views):
             transmission = views[clean:clean + veiled_count]

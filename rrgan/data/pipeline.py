@@ -422,7 +422,7 @@ def check_pairs(paths: Iterable[str | Path], config: DataConfig) -> Iterable[tup
     """Each real pair of ``paths`` with its ``PairCheck`` and the decoded pair (uint8 input, target):
     what ``training_dataset`` trains on, leaves out or holds out, and why."""
     sources = collect_sources(paths)
-    for group in _pair_groups(sources):
+    for group in pair_groups(sources):
         label = group.pair_sets[0].root.name if group.pair_sets else "TFRecord shards"
         for record in pair_records(group):
             pair = decode_pair(record)
@@ -441,7 +441,7 @@ def _prepare(records: tf.data.Dataset, config: DataConfig, seed: int) -> tf.data
     return records.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
 
 
-def _pair_groups(sources: Sources) -> list[Sources]:
+def pair_groups(sources: Sources) -> list[Sources]:
     """The pair sources one by one, for balanced sampling: each pair set, then all shards as one."""
     groups = [Sources(pair_sets=[pair_set]) for pair_set in sources.pair_sets if pair_set.pairs]
     return groups + ([Sources(pair_shards=sources.pair_shards)] if sources.pair_shards else [])
@@ -457,7 +457,7 @@ def training_dataset(pairs, config: DataConfig, batch_size: int, seed: int = 0,
     real_fraction = config.real_fraction if sources.has_pairs else 0.0
     branches, weights = [], []
     if real_fraction > 0.0:
-        groups = _pair_groups(sources) if config.balance_pair_sets else [sources]
+        groups = pair_groups(sources) if config.balance_pair_sets else [sources]
         for set_index, group in enumerate(groups):
             pairs = pair_records(group, seed, config.pair_holdout).filter(lambda record: usable_pair(record, config))
             branches.append(_real_crops(_prepare(pairs, config, seed), config, seed, set_index))
