@@ -44,6 +44,17 @@ def make_pair_folder(root: Path, stems, input_dir="input", target_dir="target", 
     return root
 
 
+def make_unequal_pair_sets(root: Path) -> Path:
+    """Two pair sets under ``root``: ``small``, 1 dark pair, beside ``large``, 9 bright ones. A tenth of
+    the real pairs come from ``small`` when sets are taken by size, half when they are balanced; a
+    mean below 0.5 says which set a view came from."""
+    for name, count, level in (("small", 1, 40), ("large", 9, 200)):
+        for i in range(count):
+            write_image(root / name / "input" / f"{i}.png", np.full((40, 40, 3), level, np.uint8))
+            write_image(root / name / "target" / f"{i}.png", np.full((40, 40, 3), level - 10, np.uint8))
+    return root
+
+
 def random_networks(seed: int = 0, scale: float = 0.1):
     """Tiny networks with random weights, so that an export or tiling comparison means something
     (an untrained generator is the identity)."""

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import make_pair_folder, random_networks, write_image
+from conftest import make_pair_folder, make_unequal_pair_sets, random_networks, write_image
 
 from rrgan.cli import train_main
 from rrgan.config import ConfigError, preset
@@ -84,11 +84,7 @@ def test_level_views_mix_real_clean_and_veiled_in_fixed_shares(tmp_path):
 
 @pytest.mark.parametrize("balance, small_share", [(False, (0.0, 0.25)), (True, (0.35, 0.65))])
 def test_level_views_take_pair_sets_by_size_or_alike(tmp_path, balance, small_share):
-    # one pair set of 1 dark pair beside one of 9 bright pairs: a tenth of the views by size, half balanced
-    for name, count, level in (("small", 1, 40), ("large", 9, 200)):
-        for i in range(count):
-            write_image(tmp_path / "data" / name / "input" / f"{i}.png", np.full((40, 40, 3), level, np.uint8))
-            write_image(tmp_path / "data" / name / "target" / f"{i}.png", np.full((40, 40, 3), level - 10, np.uint8))
+    make_unequal_pair_sets(tmp_path / "data")
     config = dataclasses.replace(TINY_LEVEL.data, level_real_fraction=1.0, level_clean_fraction=0.0,
                                  pair_brightness_ratio=(0.0, 10.0), balance_pair_sets=balance)
     batches = level_dataset(collect_sources([tmp_path / "data"]), config, 8, 32, seed=0).take(10)

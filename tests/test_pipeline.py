@@ -3,7 +3,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import make_pair_folder, random_image, write_image
+from conftest import make_pair_folder, make_unequal_pair_sets, random_image, write_image
 
 from rrgan.cli import data_main
 from rrgan.config import SynthesisConfig, preset
@@ -187,11 +187,7 @@ def test_misaligned_and_implausibly_lit_pairs_are_dropped(tmp_path):
 
 @pytest.mark.parametrize("balance, small_share", [(False, (0.0, 0.25)), (True, (0.35, 0.65))])
 def test_pair_sets_share_real_pairs_by_size_or_equally(tmp_path, balance, small_share):
-    # one pair set of 1 dark pair beside one of 9 bright pairs: 10% of the crops by size, half balanced
-    for name, count, level in (("small", 1, 40), ("large", 9, 200)):
-        for i in range(count):
-            write_image(tmp_path / "data" / name / "input" / f"{i}.png", np.full((40, 40, 3), level, np.uint8))
-            write_image(tmp_path / "data" / name / "target" / f"{i}.png", np.full((40, 40, 3), level - 10, np.uint8))
+    make_unequal_pair_sets(tmp_path / "data")
     config = _config(real_fraction=1.0, balance_pair_sets=balance)
     batches = _batches(training_dataset([tmp_path / "data"], config, batch_size=8, seed=0), 20)
     from_small = np.concatenate([b["input"].mean(axis=(1, 2, 3)) < 0.5 for b in batches])
