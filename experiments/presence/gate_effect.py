@@ -6,8 +6,8 @@ from cache_outputs.py's cache; clean photos are scored against themselves.
     python experiments/presence/gate_effect.py runs/eval/presence42.csv runs/eval/cache/shipped_full -o gate.csv
 
 ``--calibration F`` adds the odds that make the clean photos of the keyed-hash split ``held_out(name, F)``
-``--darker`` darker on average (the mean of output / input), and scores the other clean photos apart
-(set ``clean_check``): the odds are chosen on photos the check does not count.
+2 % darker on average, and scores the other clean photos apart (set ``clean_check``): the odds are
+chosen on photos the check does not count.
 """
 
 import argparse
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from gate_features import shift_for
 
 from rrgan.data.images import read_rgb
 from rrgan.data.pairs import find_pair_sets
@@ -32,24 +33,16 @@ def blended(image, output, gate):
     return np.clip(np.round(image + gate * (output - image)), 0, 255)
 
 
-def odds_for(judged: pd.DataFrame, cache: Path, fraction: float, darker: float) -> tuple[float, set]:
-    """The odds that make the clean photos of the calibration split ``darker`` on average, and their names."""
+def odds_for(judged: pd.DataFrame, cache: Path, fraction: float) -> tuple[float, set]:
+    """The odds that make the clean photos of the calibration split 2 % darker on average
+    (gate_features.shift_for on their full-size means), and their names."""
     names = [pair.input.stem for s in find_pair_sets(FOLDERS["clean"]) for pair in s.pairs]
     chosen = [name for name, held in zip(names, held_out(tf.constant(names), fraction).numpy()) if held]
-    ratios = np.array([read_rgb(cache / "clean" / f"{name}.png").astype(np.float64).mean()
-                       / read_rgb(Path(FOLDERS["clean"]) / "input" / f"{name}.png").astype(np.float64).mean()
-                       for name in chosen])
-    p = judged.loc[[("clean", name) for name in chosen], "p_input"].to_numpy()
-
-    def darkening(log_odds):
-        k = np.exp(log_odds)
-        return 1 - np.mean(1 + k * p / (k * p + 1 - p) * (ratios - 1))
-
-    low, high = -20.0, 20.0  # darkening rises with the odds
-    for _ in range(60):
-        middle = (low + high) / 2
-        low, high = (middle, high) if darkening(middle) < darker else (low, middle)
-    return float(np.exp(low)), set(chosen)
+    means = {kind: np.array([read_rgb(folder / f"{name}.png").astype(np.float64).mean() for name in chosen])
+             for kind, folder in (("mean_input", Path(FOLDERS["clean"]) / "input"), ("mean_output", cache / "clean"))}
+    p = np.clip(judged.loc[[("clean", name) for name in chosen], "p_input"].to_numpy(), 1e-7, 1 - 1e-7)
+    shift = shift_for({**means, "mean_target": means["mean_input"]}, np.ones(len(chosen), bool), np.log(p / (1 - p)))
+    return float(np.exp(shift)), set(chosen)
 
 
 def main() -> None:
@@ -59,13 +52,12 @@ def main() -> None:
     parser.add_argument("-o", "--output", required=True)
     parser.add_argument("--odds", type=float, nargs="*", default=ODDS)
     parser.add_argument("--calibration", type=float, default=0.0, help="share of photos (keyed hash) for the odds")
-    parser.add_argument("--darker", type=float, default=0.02)
     args = parser.parse_args()
     judged = pd.read_csv(args.judged).set_index(["set", "name"])
     odds, calibration = list(args.odds), set()
     if args.calibration:
-        calibrated, calibration = odds_for(judged, args.cache, args.calibration, args.darker)
-        print(f"odds {calibrated:.4g} make the {len(calibration)} calibration photos {100 * args.darker:g} % darker")
+        calibrated, calibration = odds_for(judged, args.cache, args.calibration)
+        print(f"odds {calibrated:.4g} make the {len(calibration)} calibration photos 2 % darker")
         odds.append(calibrated)
     gates = {"none": lambda p: 1.0, **{f"{k:.4g}": lambda p, k=k: k * p / (k * p + 1.0 - p) for k in odds}}
     rows = []

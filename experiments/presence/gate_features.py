@@ -79,10 +79,17 @@ def logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float) -> tup
     return theta[:-1], theta[-1]
 
 
-def fitted_logits(train_x, y, weight, l2, x):
+def fit_head(train_x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
+    """The logistic head fitted on standardised features, as (kernel, bias) on the raw features: what
+    the Presence-net's ``presence_logit`` layer holds."""
     mean, std = train_x.mean(0), train_x.std(0) + 1e-6
     coefficients, bias = logistic((train_x - mean) / std, y, weight, l2)
-    return ((x - mean) / std) @ coefficients + bias
+    return coefficients / std, bias - coefficients @ (mean / std)
+
+
+def fitted_logits(train_x, y, weight, l2, x):
+    kernel, bias = fit_head(train_x, y, weight, l2)
+    return x @ kernel + bias
 
 
 def darker(data: dict, rows: np.ndarray, gate: np.ndarray) -> float:
@@ -175,11 +182,8 @@ def export(args) -> None:
     calibration photos (the clean photos of ``args.calibration_cache`` in ``held_out(name, args.calibration)``)
     DARKER on average. The clean-photo check's other photos choose nothing."""
     train, clean = dict(np.load(args.train)), dict(np.load(args.calibration_cache))
-    x = train["features"]
-    mean, std = x.mean(0), x.std(0) + 1e-6
-    coefficients, bias = logistic((x - mean) / std, (train["kind"] == "pair").astype(float), set_weights(train, 0.5),
-                                  args.l2)
-    kernel, bias = coefficients / std, bias - coefficients @ (mean / std)
+    kernel, bias = fit_head(train["features"], (train["kind"] == "pair").astype(float), set_weights(train, 0.5),
+                            args.l2)
     rows = held_out(tf.constant(clean["name"]), args.calibration).numpy()
     odds = float(np.exp(shift_for(clean, rows, clean["features"][rows] @ kernel + bias)))
     networks, config = load_networks(args.model), load_config(args.model)
@@ -187,7 +191,8 @@ def export(args) -> None:
         [kernel[:, None].astype(np.float32), np.array([bias], np.float32)])
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, presence_odds=round(odds, 2)))
     save_weights(networks, config, args.output)
-    print(f"{args.output}: the head fitted on {len(x)} rows, odds {odds:.2f} from {rows.sum()} calibration photos")
+    print(f"{args.output}: the head fitted on {len(train['kind'])} rows, odds {odds:.2f} from {rows.sum()} "
+          "calibration photos")
 
 
 def row_weights(train: dict) -> dict[str, np.ndarray]:
