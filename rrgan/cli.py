@@ -259,7 +259,8 @@ def train_main(argv=None) -> int:
         prog="rrgan-train",
         description="Train rrgan: stage 1 (Edge-net, Attention-net), then stage 2 (generator vs discriminator), "
                     "then the level stage (the Level-net, where model.level_net is set) and the presence stage "
-                    "(the Presence-net, where model.presence_net is set). "
+                    "(the Presence-net's head fitted on the training pairs and photos and its odds set on held-out "
+                    "photos, where model.presence_net is set). "
                     "With no arguments, trains the tiny preset on the embedded default data (a few minutes on CPU). "
                     "Run it again with the same --workdir to resume.")
     parser.add_argument("--data", nargs="+", default=[], metavar="PATH",
@@ -272,7 +273,7 @@ def train_main(argv=None) -> int:
                                                                "(default: ./rrgan-run)")
     parser.add_argument("--stage", choices=("aux", "gan", "level", "presence", "all"), default="all",
                         help="which stage(s) to train (level: the Level-net, where model.level_net is set; "
-                             "presence: the Presence-net, where model.presence_net is set)")
+                             "presence: the Presence-net's head, fitted, where model.presence_net is set)")
     parser.add_argument("--steps", type=int, help="train the chosen stage(s) to this many steps")
     parser.add_argument("--init", metavar="WEIGHTS", nargs="?", const="",
                         help="start a new run from trained networks: a work dir or weights folder, or nothing "
@@ -301,9 +302,11 @@ def train_main(argv=None) -> int:
         if args.stage == stage and not getattr(config.model, key):
             raise RRGANError(f"--stage {stage} trains the {net}, and this model has none: add --set model.{key}=true")
     if args.steps is not None:
-        if args.steps < 0:
-            raise RRGANError(f"--steps must be positive, got {args.steps}")
-        config = config.override([f"train.{stage}_steps={args.steps}" for stage in stages])
+        stepped = [stage for stage in stages if stage != "presence"]  # the presence stage is a fit
+        if args.steps < 0 or not stepped:
+            raise RRGANError(f"--steps must be positive, got {args.steps}" if stepped else
+                             "--steps: the presence stage fits its head at once; it has no steps")
+        config = config.override([f"train.{stage}_steps={args.steps}" for stage in stepped])
     for path in [*args.data, *args.photos, *args.val]:
         if not is_glob(path) and not Path(path).exists():
             raise RRGANError(f"{path}: no such file or folder")
@@ -311,9 +314,10 @@ def train_main(argv=None) -> int:
                    photos=args.photos)
     print(f"\nstage 1 (aux) at step {result.aux_step}, stage 2 (gan) at step {result.gan_step}"
           + (f", level stage at step {result.level_step}" if config.model.level_net else "")
-          + (f", presence stage at step {result.presence_step}" if config.model.presence_net else ""))
+          + (", presence head not fitted" if config.model.presence_net and result.presence_odds is None else
+             f", presence head fitted (odds {result.presence_odds:g})" if config.model.presence_net else ""))
     if result.validation:
-        stage = "presence" if result.presence_step else "level" if result.level_step else "gan"
+        stage = "level" if result.level_step or result.presence_odds is not None else "gan"
         print(f"the exported model ({stage} step {result.validation_step}) on the validation sets:")
     for name, v in (result.validation or {}).items():
         print(f"  {name}: PSNR {v['psnr']:.2f} dB, SSIM {v['ssim']:.3f} "

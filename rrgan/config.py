@@ -312,8 +312,6 @@ class TrainConfig:
     level_steps: int = 6000  # the level stage (the level-net alone, when model.level_net)
     level_batch_size: int = 32  # whole-photo views per step of the level stage
     level_learning_rate: float = 5e-4  # Adam, the level stage (cosine decay)
-    presence_steps: int = 1500  # the presence stage (the Presence-net's head alone, when model.presence_net)
-    presence_learning_rate: float = 1e-3  # Adam, the presence stage (cosine decay); its batches are the level stage's
     aux_learning_rate: float = 1e-4  # Adam, stage 1
     generator_learning_rate: float = 1e-4  # Adam, stage 2
     discriminator_learning_rate: float = 1e-4
@@ -426,13 +424,18 @@ def _upgrade(values: dict[str, Any]) -> dict[str, Any]:
     """Older configs keep what they trained with. Those of rrgan 0.1 (known by
     ``train.mixed_precision``, float16, where ``train.precision`` is now) had a constant learning
     rate, whose optimizer state their checkpoints hold; ``loss.perceptual_weights="imagenet"``
-    (rrgan 0.2) is ImageNet VGG19, now named "vgg19"."""
+    (rrgan 0.2) is ImageNet VGG19, now named "vgg19"; the presence stage's steps and rate (rrgan 0.2)
+    went when its head came to be fitted directly (``rrgan.training.presence_fit``)."""
     train = values.get("train")
     if isinstance(train, dict) and "mixed_precision" in train:
         train = dict(train)
         legacy = train.pop("mixed_precision")
         train.setdefault("precision", "mixed_float16" if legacy is True else "float32")
         train.setdefault("learning_rate_schedule", "constant")
+        values = {**values, "train": train}
+    if isinstance(train, dict) and {"presence_steps", "presence_learning_rate"} & set(train):
+        train = {key: value for key, value in train.items()
+                 if key not in ("presence_steps", "presence_learning_rate")}
         values = {**values, "train": train}
     loss = values.get("loss")
     if isinstance(loss, dict) and loss.get("perceptual_weights") == "imagenet":
@@ -531,7 +534,6 @@ def _tiny() -> Config:
                           level_thumbnail=32, level_width=8),
         loss=LossConfig(perceptual=0.0),
         train=TrainConfig(batch_size=4, aux_steps=200, gan_steps=800, level_steps=100, level_batch_size=8,
-                          presence_steps=100,
                           aux_learning_rate=1e-3,
                           generator_learning_rate=1e-3, discriminator_learning_rate=1e-3,
                           adversarial_warmup_steps=200, ema_decay=0.0, checkpoint_every=100,

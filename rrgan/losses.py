@@ -151,12 +151,6 @@ def level_loss(prediction, target, norm: str = "mse"):
     return pixel_loss(pooled_prediction, pooled_target, norm, floor=LEVEL_PSNR_FLOOR)
 
 
-def presence_loss(logits, has_reflection):
-    """Binary cross-entropy of the Presence-net's logits [B, 1] against ``has_reflection`` [B] (1 or 0)."""
-    return ops.mean(ops.binary_crossentropy(ops.cast(has_reflection, "float32")[:, None],
-                                            ops.cast(logits, "float32"), from_logits=True))
-
-
 def _bce_logits(logits, label: float):
     return ops.mean(ops.binary_crossentropy(ops.full_like(logits, label), logits, from_logits=True))
 

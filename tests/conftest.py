@@ -55,6 +55,20 @@ def make_unequal_pair_sets(root: Path) -> Path:
     return root
 
 
+def write_presence_sources(root: Path, photos: int = 40) -> tuple[list[Path], list[Path]]:
+    """Real pairs (their targets a little darker, as the pair filters expect) and clean photos: what
+    the presence stage fits its head on and sets its odds by. Returns (--data, --photos)."""
+    from rrgan.data.default import draw_scene
+
+    for i in range(6):
+        image = random_image(i, 40, 56)
+        write_image(root / "pairs" / "glass" / "input" / f"p{i}.png", image)
+        write_image(root / "pairs" / "glass" / "target" / f"p{i}.png", (image * 0.9).astype(np.uint8))
+    for i in range(photos):
+        write_image(root / "photos" / f"photo{i}.png", draw_scene(i, 64))
+    return [root / "pairs"], [root / "photos"]
+
+
 def random_networks(seed: int = 0, scale: float = 0.1):
     """Tiny networks with random weights, so that an export or tiling comparison means something
     (an untrained generator is the identity)."""

@@ -1,32 +1,32 @@
 """The Presence-net: its gate in the whole-photo step, its stage, and how it is saved and served."""
 
-import csv
 import dataclasses
+import json
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import random_networks
+from conftest import random_networks, write_presence_sources
 
 from rrgan.cli import train_main
-from rrgan.config import ConfigError, grows_into, preset
+from rrgan.config import Config, ConfigError, grows_into, preset
 from rrgan.data.default import draw_scene
+from rrgan.data.pipeline import held_out
 from rrgan.export import ServingBundle, save_weights
 from rrgan.inference import load_model, load_networks
 from rrgan.level import level_step
-from rrgan.losses import presence_loss
 from rrgan.models import build_networks
 from rrgan.models.presence_net import START_LOGIT, gated, presence
 from rrgan.training.run import train
-from rrgan.training.trainers import PresenceTrainer
 from rrgan.working_size import BAND, in_bands
 
-TINY_PRESENCE = preset("tiny").override(["model.level_net=true", "model.presence_net=true"])
+TINY_PRESENCE = preset("tiny").override(["model.level_net=true", "model.presence_net=true",
+                                         "data.photo_holdout=0.1"])
 FAST = ["data.default_photos=12", "data.default_photo_size=64", "data.crop_size=48", "train.batch_size=2",
-        "train.aux_steps=2", "train.gan_steps=2", "train.presence_steps=4", "train.level_batch_size=4",
+        "train.aux_steps=2", "train.gan_steps=2", "train.level_batch_size=4",
         "train.validation_every=1000", "train.sample_every=1000", "train.log_every=1", "model.level_net=true",
-        "model.presence_net=true", "train.level_steps=2"]
+        "model.presence_net=true", "train.level_steps=2", "data.photo_holdout=0.1"]
+FAST_CONFIG = preset("tiny").override(FAST)
 
 
 def _judging(networks, logit: float):
@@ -96,48 +96,26 @@ def test_networks_without_whole_photo_nets_skip_the_step():
     assert networks.presence_net is None and level_step(networks, photo, transmission) is transmission
 
 
-def test_the_presence_trainer_learns_which_views_hold_a_reflection():
-    keras.utils.set_random_seed(0)
-    networks = build_networks(TINY_PRESENCE.model)
-    rng = np.random.default_rng(1)
-    clean = rng.random((4, 32, 32, 3), np.float32) * 0.5
-    batch = {"input": tf.constant(np.concatenate([clean[:2], clean[2:] + 0.5])), "target": tf.constant(clean),
-             "has_reflection": tf.constant([0.0, 0.0, 1.0, 1.0])}
-    views = tf.concat([batch["input"], batch["target"]], 0)
-    labels = tf.constant([0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0])  # the targets are clean
-
-    level_weights = [w.numpy() for w in networks.level_net.weights]
-
-    def judged():
-        logits = networks.presence_net(views, training=False)
-        return float(presence_loss(logits, labels)), (logits.numpy()[:, 0] > 0) == (labels.numpy() > 0)
-
-    first_loss, first_right = judged()
-    assert first_right.sum() == 2  # an untrained net judges every view to hold one
-    trainer = PresenceTrainer(networks)
-    trainer.compile(optimizer=keras.optimizers.Adam(1e-2))
-    step = tf.function(trainer.train_step)
-    for _ in range(200):
-        step(batch)
-    last_loss, last_right = judged()
-    assert last_loss < first_loss / 4 and last_right.all()
-    for before, after in zip(level_weights, networks.level_net.weights):  # the Level-net stays as it was
-        np.testing.assert_array_equal(before, after.numpy())
-
-
 @pytest.fixture(scope="module")
 def presence_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("presence_run")
-    return workdir, train(preset("tiny").override(FAST), workdir, progress=False)
+    root = tmp_path_factory.mktemp("presence_run")
+    pairs, photos = write_presence_sources(root)
+    return root / "run", train(preset("tiny").override(FAST), root / "run", pairs, photos=photos, progress=False)
 
 
-def test_the_presence_stage_trains_after_the_others_and_is_served(presence_run, tmp_path):
+def test_the_presence_stage_fits_after_the_others_and_is_served(presence_run, tmp_path):
     workdir, result = presence_run
-    assert (result.aux_step, result.gan_step, result.level_step, result.presence_step) == (2, 2, 2, 4)
-    with open(workdir / "losses.csv") as file:
-        assert {row["stage"] for row in csv.DictReader(file)} == {"aux", "gan", "level", "presence"}
+    assert (result.aux_step, result.gan_step, result.level_step) == (2, 2, 2)
+    record = json.loads((workdir / "presence.json").read_text())
+    assert result.presence_odds == record["odds"] == Config.load(workdir / "config.json").model.presence_odds
+    names = tf.constant([f"photo{i}" for i in range(40)])
+    training = int((~held_out(names, FAST_CONFIG.data.photo_holdout)).numpy().sum())
+    assert record["rows"] == {"glass": 6, "glass targets": 6, "photos": training}
+    assert record["calibration_photos"] == int(held_out(names, FAST_CONFIG.data.photo_holdout / 2).numpy().sum())
     networks = load_networks(workdir)
-    assert networks.presence_net is not None
+    assert networks.presence_odds == record["odds"]
+    kernel = networks.presence_head.get_layer("presence_logit").get_weights()[0]
+    assert np.abs(kernel).max() > 0  # fitted: an unfitted head's kernel is zero
     scene = tf.constant(draw_scene(6, 96)[None])
     served = load_model(result.export)(scene)["transmission"].numpy()  # the SavedModel TF Serving loads
     assert np.abs(served.astype(int) - load_model(workdir, "float32")(scene)["transmission"].numpy()).max() <= 1
@@ -153,9 +131,10 @@ def test_a_presence_net_can_be_added_to_trained_networks(presence_run, tmp_path)
     plain = tmp_path / "plain"
     train(preset("tiny").override([f for f in FAST if f != "model.presence_net=true"]), plain, progress=False)
     assert grows_into(preset("tiny").override(["model.level_net=true"]).model, TINY_PRESENCE.model)
-    assert train_main(["--init", str(plain), "--stage", "presence", "--set", "model.presence_net=true", "--set",
-                       "train.presence_steps=2", "--set", "train.level_batch_size=4", "--quiet",
-                       "--workdir", str(tmp_path / "judged")]) == 0
+    pairs, photos = write_presence_sources(tmp_path)
+    assert train_main(["--init", str(plain), "--stage", "presence", "--set", "model.presence_net=true",
+                       "--set", "data.photo_holdout=0.1", "--data", *map(str, pairs), "--photos", *map(str, photos),
+                       "--quiet", "--workdir", str(tmp_path / "judged")]) == 0
     before, after = load_networks(plain), load_networks(tmp_path / "judged")
     for name in ("generator", "level_net"):
         np.testing.assert_array_equal(getattr(before, name).get_weights()[0], getattr(after, name).get_weights()[0])

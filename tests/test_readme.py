@@ -4,10 +4,8 @@ the example, the README's first command, runs for real in test_startup.py.)"""
 
 import argparse
 import re
-import runpy
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -37,8 +35,8 @@ def _commands():
 
 def _script_commands(script: Path) -> list[list[str]]:
     """The commands ``script`` runs, with its variables expanded by bash itself: each console script
-    and ``python`` is a shell function there that prints its words instead of running."""
-    stubs = "".join(f"{name}() {{ printf '%q ' {name} \"$@\"; echo; }}; " for name in [*MAINS, "python"])
+    is a shell function there that prints its words instead of running."""
+    stubs = "".join(f"{name}() {{ printf '%q ' {name} \"$@\"; echo; }}; " for name in MAINS)
     printed = subprocess.run(["bash", "-c", f"{stubs}source {shlex.quote(str(script))}"],
                              capture_output=True, text=True, check=True).stdout
     return [shlex.split(line) for line in printed.splitlines()]
@@ -64,17 +62,6 @@ def parse_only(monkeypatch):
 def test_readme_command_parses(words, parse_only):
     with pytest.raises(_Parsed):
         MAINS[words[0]](words[1:])
-
-
-@pytest.mark.parametrize("words", [pytest.param(words, id=" ".join(words)) for script in SCRIPTS
-                                   for words in _script_commands(ROOT / script) if words[0] == "python"])
-def test_script_experiment_command_parses(words, parse_only, monkeypatch):
-    """The experiment scripts a script runs (``python experiments/...``) take its arguments."""
-    script = ROOT / words[1]
-    monkeypatch.syspath_prepend(str(script.parent))
-    monkeypatch.setattr(sys, "argv", [str(script), *words[2:]])
-    with pytest.raises(_Parsed):
-        runpy.run_path(str(script), run_name="__main__")
 
 
 def test_the_readme_has_commands_to_check():

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from scipy.optimize import minimize
 from share_study import _small, auc, psnr_of, set_weights
 
 from rrgan.data.images import read_rgb
@@ -38,8 +37,8 @@ from rrgan.export import save_weights
 from rrgan.inference import load_config, load_networks
 from rrgan.models.backbone import backbone_features
 from rrgan.models.presence_net import HEAD, presence, presence_head
+from rrgan.training.presence_fit import DARKER, calibrated_odds, fit_logistic
 
-DARKER = 0.02  # issue 31's bar for the clean photos
 FOLDS = 5
 
 
@@ -68,27 +67,8 @@ def cache(args) -> None:
     np.save(_lite0_path(args.cache), np.stack(features))
 
 
-def logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
-    """Weighted L2-regularised logistic regression: (coefficients, bias)."""
-    def loss(theta):
-        z = x @ theta[:-1] + theta[-1]
-        error = weight * (1 / (1 + np.exp(-z)) - y)
-        return (np.sum(weight * (np.logaddexp(0, z) - y * z)) + l2 * theta[:-1] @ theta[:-1],
-                np.r_[x.T @ error + 2 * l2 * theta[:-1], error.sum()])
-    theta = minimize(loss, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B").x
-    return theta[:-1], theta[-1]
-
-
-def fit_head(train_x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
-    """The logistic head fitted on standardised features, as (kernel, bias) on the raw features: what
-    the Presence-net's ``presence_logit`` layer holds."""
-    mean, std = train_x.mean(0), train_x.std(0) + 1e-6
-    coefficients, bias = logistic((train_x - mean) / std, y, weight, l2)
-    return coefficients / std, bias - coefficients @ (mean / std)
-
-
 def fitted_logits(train_x, y, weight, l2, x):
-    kernel, bias = fit_head(train_x, y, weight, l2)
+    kernel, bias = fit_logistic(train_x, y, weight, l2)
     return x @ kernel + bias
 
 
@@ -103,9 +83,10 @@ def gate(logit: np.ndarray, shift: float) -> np.ndarray:
 
 
 def shift_for(data: dict, rows: np.ndarray, logit: np.ndarray) -> float:
-    """The shift of the logit (log odds) that makes ``rows`` DARKER on average."""
-    shifts = np.linspace(-15, 15, 601)
-    return shifts[np.argmin([abs(darker(data, rows, gate(logit, s)) - DARKER) for s in shifts])]
+    """The log odds at which the clean photos ``rows`` come back DARKER on average (the presence stage's
+    ``calibrated_odds``)."""
+    darkening = 1 - data["mean_output"][rows] / data["mean_input"][rows]
+    return float(np.log(calibrated_odds(logit, darkening, DARKER)))
 
 
 def report(label: str, holdout: dict, share: np.ndarray, clean_set: str) -> None:
@@ -182,7 +163,7 @@ def export(args) -> None:
     calibration photos (the clean photos of ``args.calibration_cache`` in ``held_out(name, args.calibration)``)
     DARKER on average. The clean-photo check's other photos choose nothing."""
     train, clean = dict(np.load(args.train)), dict(np.load(args.calibration_cache))
-    kernel, bias = fit_head(train["features"], (train["kind"] == "pair").astype(float), set_weights(train, 0.5),
+    kernel, bias = fit_logistic(train["features"], (train["kind"] == "pair").astype(float), set_weights(train, 0.5),
                             args.l2)
     rows = held_out(tf.constant(clean["name"]), args.calibration).numpy()
     odds = float(np.exp(shift_for(clean, rows, clean["features"][rows] @ kernel + bias)))

@@ -28,6 +28,7 @@ from rrgan.data.pipeline import brightness_ratio, held_out, held_out_pair
 from rrgan.inference import load_networks
 from rrgan.level import levelled_transmission, thumbnail
 from rrgan.models.presence_net import HEAD, LEVEL_FEATURES, presence
+from rrgan.training.presence_fit import PresenceRows, group_weights
 
 FLOOR = 1e-5  # 50 dB: a photo left exactly as it should be counts as this
 
@@ -129,15 +130,10 @@ def separation(data: dict, clean_set: str = "clean") -> None:
 
 
 def set_weights(data: dict, clean_weight: float) -> np.ndarray:
-    """Each row's weight: every set counts the same within its kind, the clean rows ``clean_weight``
-    of the whole, the pairs the rest."""
-    sets, clean = data["set"], data["kind"] == "clean"
-    weight = np.zeros(len(sets))
-    for name in np.unique(sets):
-        weight[sets == name] = 1.0 / np.sum(sets == name)
-    weight[clean] *= clean_weight / weight[clean].sum()
-    weight[~clean] *= (1 - clean_weight) / weight[~clean].sum()
-    return weight
+    """Each cached row's weight (``group_weights``): every set counts the same within its kind, the
+    clean rows ``clean_weight`` of the whole."""
+    rows = PresenceRows(data["features"], (data["kind"] == "pair").astype(float), data["set"])
+    return group_weights(rows, clean_weight)
 
 
 def fit(args) -> None:

@@ -7,8 +7,7 @@ clean photos as their own target (a photo without glass comes back as it went in
 under a synthetic veil, another photo averaged down to 2 to 128 cells and added with a tinted gain
 (``data.level_veil_strength``), the smooth layer of light that glass lays over a scene. Photos and
 pairs are read once, shrunk to twice the thumbnail and cached; the random work after the cache is
-stateless, keyed by (seed, index). Each view says whether its input holds a reflection (real pairs
-and veils do, clean photos do not): what the presence stage learns.
+stateless, keyed by (seed, index).
 """
 
 from __future__ import annotations
@@ -73,9 +72,8 @@ def _cached(records: tf.data.Dataset, shrink, config: DataConfig, seed: int) -> 
 
 def level_dataset(sources: Sources, config: DataConfig, batch_size: int, size: int,
                   seed: int = 0) -> tf.data.Dataset:
-    """Endless batches of ``input`` and ``target``, float32 [B, size, size, 3] in [0, 1], and
-    ``has_reflection`` (float32 [B], 1 or 0): real pairs, clean photos and veiled photos in the shares
-    of ``config``, in that order in every batch."""
+    """Endless batches of ``input`` and ``target``, float32 [B, size, size, 3] in [0, 1]: real pairs,
+    clean photos and veiled photos in the shares of ``config``, in that order in every batch."""
     stored = 2 * size
     real = round(batch_size * config.level_real_fraction) if sources.has_pairs else 0
     clean = round(batch_size * config.level_clean_fraction)
@@ -88,7 +86,7 @@ def level_dataset(sources: Sources, config: DataConfig, batch_size: int, size: i
 
         def real_view(index, stack):
             view = whole_view(stack, size, _stream_seed(seed, 0, index))
-            return {"input": view[..., :3], "target": view[..., 3:], "has_reflection": tf.constant(1.0)}
+            return {"input": view[..., :3], "target": view[..., 3:]}
 
         groups = pair_groups(sources) if config.balance_pair_sets else [sources]
         stacks = [_cached(pair_records(group, seed, config.pair_holdout).filter(
@@ -110,11 +108,10 @@ def level_dataset(sources: Sources, config: DataConfig, batch_size: int, size: i
             reflection = views[clean + veiled_count:]
             return {"input": tf.concat([views[:clean], veiled(transmission, reflection, config,
                                                                _stream_seed(seed, 2, index))], 0),
-                    "target": views[:clean + veiled_count],
-                    "has_reflection": tf.concat([tf.zeros([clean]), tf.ones([veiled_count])], 0)}
+                    "target": views[:clean + veiled_count]}
 
         streams.append(views.batch(clean + 2 * veiled_count, drop_remainder=True).enumerate().map(photo_batch))
     batches = tf.data.Dataset.zip(tuple(streams)).map(
         lambda *parts: {key: tf.concat([part[key] for part in parts], 0)
-                        for key in ("input", "target", "has_reflection")})
+                        for key in ("input", "target")})
     return batches.prefetch(AUTOTUNE)

@@ -10,6 +10,7 @@ Everything a run makes lives in its work dir::
     validation.csv     PSNR / SSIM on each validation set, with the identity baseline
     tensorboard/       the same scalars for TensorBoard
     samples/           input | attention | edge | output | target grids every train.sample_every steps
+    presence.json      the Presence-net's fitted head: its odds and the rows it was fitted on
     export/rrgan/N/    the SavedModel of the best (else the last) model after N steps (TF Serving layout)
     default_data/      the embedded default scenes, when no data was given
 """
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from rrgan import checkpoints
@@ -50,11 +52,13 @@ from rrgan.losses import build_perceptual_features
 from rrgan.metrics import validation_scores
 from rrgan.models import Networks, build_generator, build_networks, grow_into
 from rrgan.training import callbacks as cb
-from rrgan.training.trainers import AuxiliaryTrainer, GANTrainer, LevelTrainer, PresenceTrainer
+from rrgan.training import presence_fit
+from rrgan.training.trainers import AuxiliaryTrainer, GANTrainer, LevelTrainer
 
 # The level and presence stages train only where the model has a Level-net / Presence-net.
 STAGES = ("aux", "gan", "level", "presence")
-LEVEL_LEARNING_RATE_FLOOR = 0.05  # the level and presence stages' cosine decays end at this share of their rates
+LEVEL_LEARNING_RATE_FLOOR = 0.05  # the level stage's cosine decay ends at this share of its rate
+PRESENCE_RECORD = "presence.json"
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ class RunResult:
     aux_step: int
     gan_step: int
     level_step: int
-    presence_step: int
+    presence_odds: float | None  # the fitted Presence-net's, once its stage has run
     validation: dict | None  # the scores of the exported model, at validation_step
     validation_step: int | None
     export: Path | None
@@ -300,13 +304,10 @@ class Run:
             discriminator_optimizer=_adam(train.discriminator_learning_rate, train.gan_beta_1, train.gan_steps, train),
             aux_optimizer=(_adam(train.aux_finetune_learning_rate, train.aux_beta_1, train.gan_steps, train)
                            if fine_tune else None))
-        self.level_trainer, self.presence_trainer, self.whole_photo_validation = None, None, None
+        self.level_trainer, self.whole_photo_validation = None, None
         if self.networks.level_net is not None:
             self.level_trainer = LevelTrainer(self.inference_networks, config.loss.level_norm)
             self.level_trainer.compile(optimizer=_cosine_adam(train.level_learning_rate, train.level_steps))
-        if self.networks.presence_net is not None:
-            self.presence_trainer = PresenceTrainer(self.networks)
-            self.presence_trainer.compile(optimizer=_cosine_adam(train.presence_learning_rate, train.presence_steps))
         self._build_optimizers()
         trackables = dict(
             **checkpoints.network_objects(self.networks, self.average_generator),
@@ -316,8 +317,6 @@ class Run:
             trackables["aux_finetune_optimizer"] = self.gan_trainer.aux_optimizer
         if self.level_trainer is not None:
             trackables["level_optimizer"] = self.level_trainer.optimizer
-        if self.presence_trainer is not None:
-            trackables["presence_optimizer"] = self.presence_trainer.optimizer
         self.checkpoint = tf.train.Checkpoint(**trackables)
         folder = self.workdir / checkpoints.CHECKPOINTS
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(folder), max_to_keep=train.max_to_keep)
@@ -359,8 +358,6 @@ class Run:
             self.gan_trainer.aux_optimizer.build(aux_variables)
         if self.level_trainer is not None:
             self.level_trainer.optimizer.build(self.networks.level_net.trainable_variables)
-        if self.presence_trainer is not None:
-            self.presence_trainer.optimizer.build(self.networks.presence_head.trainable_variables)
 
     @property
     def aux_step(self) -> int:
@@ -375,8 +372,9 @@ class Run:
         return 0 if self.level_trainer is None else int(self.level_trainer.optimizer.iterations.numpy())
 
     @property
-    def presence_step(self) -> int:
-        return 0 if self.presence_trainer is None else int(self.presence_trainer.optimizer.iterations.numpy())
+    def presence_odds(self) -> float | None:
+        record = self.workdir / PRESENCE_RECORD
+        return json.loads(record.read_text())["odds"] if record.exists() else None
 
     @property
     def inference_networks(self) -> Networks:
@@ -388,7 +386,7 @@ class Run:
     def _dataset(self, stage: str, step: int) -> tf.data.Dataset:
         # A resumed run continues with fresh batches instead of replaying the ones it already saw.
         config, seed = self.config, self.config.train.seed + step
-        if stage in ("level", "presence"):
+        if stage == "level":
             dataset = level_dataset(self.sources, config.data, config.train.level_batch_size,
                                     config.model.level_thumbnail, seed)
         else:
@@ -459,25 +457,50 @@ class Run:
                 self.gan_trainer.adversarial = adversarial
                 self._train_steps("gan", self.gan_trainer, optimizer, end - self.gan_step, callbacks)
 
-    def train_whole_photo(self, stage: str, steps: int) -> None:
-        """The level or presence stage: the Level-net or Presence-net alone on whole-photo views. Its
-        validations score the model with the whole-photo step (``rrgan.level``) and keep no best: the
-        generator's best stays the run's, and users get the latest whole-photo nets with it
-        (``rrgan.inference.load_workdir``)."""
-        trainer = self.level_trainer if stage == "level" else self.presence_trainer
-        optimizer = trainer.optimizer
-        remaining = steps - int(optimizer.iterations.numpy())
+    def train_level(self, steps: int) -> None:
+        """The level stage: the Level-net alone on whole-photo views. Its validations score the model
+        with the whole-photo step (``rrgan.level``) and keep no best: the generator's best stays the
+        run's, and users get the latest Level-net with it (``rrgan.inference.load_workdir``)."""
+        optimizer = self.level_trainer.optimizer
+        remaining = steps - self.level_step
         if remaining <= 0:
             return
         train = self.config.train
-        callbacks = self._logging_callbacks(stage, optimizer, steps, train.level_batch_size)
+        callbacks = self._logging_callbacks("level", optimizer, steps, train.level_batch_size)
         if self.validation_sets:
             networks = self.inference_networks
             self.whole_photo_validation = cb.Validation(
-                stage, optimizer, lambda images: levelled_transmission(networks, images), self.validation_sets,
+                "level", optimizer, lambda images: levelled_transmission(networks, images), self.validation_sets,
                 self.workdir / "validation.csv", self.workdir / "tensorboard", train.validation_every)
             callbacks.append(self.whole_photo_validation)
-        self._train_steps(stage, trainer, optimizer, remaining, callbacks)
+        self._train_steps("level", self.level_trainer, optimizer, remaining, callbacks)
+
+    def fit_presence(self) -> None:
+        """The presence stage (``rrgan.training.presence_fit``): the head fitted on the run's training
+        pairs and photos, its odds set on held-out clean photos through the networks users get, both
+        saved (checkpoint, ``model.presence_odds`` in config.json) with a record of what they came from."""
+        if self.presence_odds is not None:
+            return
+        if self.config.model.presence_hidden:
+            raise ConfigError("the presence stage fits a logistic head: set model.presence_hidden=0")
+        networks, data = self.inference_networks, self.config.data
+        rows = presence_fit.training_rows(networks, self.sources, data, self.progress)
+        presence_fit.set_head(networks, *presence_fit.fit_head(rows))
+        logits, darkening = presence_fit.photo_darkening(networks,
+                                                         presence_fit.calibration_photos(self.sources, data))
+        odds = presence_fit.calibrated_odds(logits, darkening)
+        self.whole_photo_validation = None  # it scored the networks before this head
+        if not self.chief:
+            return
+        self.config = self.config.override([f"model.presence_odds={odds:.4g}"])
+        self.config.save(self.workdir / "config.json")
+        checkpoints.save(self.manager)
+        groups, counts = np.unique(rows.group, return_counts=True)
+        atomic_write(self.workdir / PRESENCE_RECORD, json.dumps({
+            "odds": float(f"{odds:.4g}"), "rows": dict(zip(groups.tolist(), counts.tolist())),
+            "calibration_photos": len(logits), "darker": presence_fit.DARKER}, indent=2) + "\n")
+        print(f"presence stage: head fitted on {len(rows.group)} photos, odds {odds:.4g} from {len(logits)} "
+              f"held-out clean photos ({presence_fit.DARKER:.0%} darker)", flush=True)
 
     def _gan_phases(self, steps: int) -> list[tuple[int, bool]]:
         """Stage 2 as (last step, discriminator in the step) phases: one, or two split at the decay's start."""
@@ -501,12 +524,12 @@ class Run:
     def exported_scores(self) -> tuple[dict | None, int | None]:
         """Validation scores of the model the run exports (the best one, else the latest) and its gan
         step: as recorded when it was saved, or computed now for a record that kept no scores or a
-        model with trained whole-photo nets (the step is then the last of their stages')."""
+        model with trained whole-photo nets (the step is then the level stage's)."""
         if not self.validation_sets:
             return None, None
         record = cb.read_best_record(self.best_manager.directory)
-        step = self.presence_step or self.level_step
-        if step > 0:
+        step = self.level_step
+        if step > 0 or self.presence_odds is not None:
             last = self.whole_photo_validation.last if self.whole_photo_validation is not None else None
             if record is None and last is not None and last[0] == step:
                 return last[1], step  # the latest networks, as users get them, scored at the stage's end
@@ -543,8 +566,8 @@ def train(config: Config | None, workdir: str | Path, data: Sequence[str | Path]
           validation: Sequence[str | Path] = (), stages: Sequence[str] = STAGES, progress: bool = True,
           init: str | Path | None = None, photos: Sequence[str | Path] = ()) -> RunResult:
     """Train the selected stages to ``config.train.aux_steps`` / ``gan_steps`` / ``level_steps`` /
-    ``presence_steps`` (the last two only where ``config.model.level_net`` / ``presence_net``) on the
-    pair sets of ``data``
+    then the presence stage's fit (the last two only where ``config.model.level_net`` / ``presence_net``)
+    on the pair sets of ``data``
     and the clean photos of ``photos`` (synthesis), resuming from the work dir
     (or, in a new work dir, starting from the trained networks of ``init``: '' means the shipped
     weights). ``config=None`` takes it as ``rrgan-train`` does (``run_config``): the work dir's own
@@ -561,14 +584,14 @@ def train(config: Config | None, workdir: str | Path, data: Sequence[str | Path]
         if "gan" in stages:
             run.train_gan(config.train.gan_steps)
         if "level" in stages and run.level_trainer is not None:
-            run.train_whole_photo("level", config.train.level_steps)
-        if "presence" in stages and run.presence_trainer is not None:
-            run.train_whole_photo("presence", config.train.presence_steps)
+            run.train_level(config.train.level_steps)
+        if "presence" in stages and run.networks.presence_net is not None:
+            run.fit_presence()
     exported = None
-    steps = run.aux_step + run.gan_step + run.level_step + run.presence_step
+    steps = run.aux_step + run.gan_step + run.level_step + (run.presence_odds is not None)
     if run.chief and steps > run.aux_step:
         exported = export_bundle(load_networks(run.workdir), run.workdir / "export", "rrgan", version=steps,
                                  exist_ok=True)
     scores, scores_step = run.exported_scores()
-    return RunResult(run.workdir, run.aux_step, run.gan_step, run.level_step, run.presence_step, scores, scores_step,
-                     exported)
+    return RunResult(run.workdir, run.aux_step, run.gan_step, run.level_step, run.presence_odds, scores,
+                     scores_step, exported)

@@ -1,7 +1,7 @@
 """The training stages as ``keras.Model`` subclasses with custom ``train_step`` (Keras GAN idiom).
 
 Batches are dicts from ``rrgan.data.pipeline.training_dataset`` (``rrgan.data.level_views.level_dataset``
-for the level and presence stages). Losses are divided by the
+for the level stage). Losses are divided by the
 number of replicas so that summed gradients under ``tf.distribute`` equal the global mean.
 """
 
@@ -209,29 +209,3 @@ class LevelTrainer(_StageTrainer):
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
         identity = losses.level_loss(transmission, target, self.norm)
         return self.trackers.update({"level": loss, "identity_level": identity})
-
-
-class PresenceTrainer(_StageTrainer):
-    """The presence stage: the Presence-net's head alone (the Level-net it reads stays as it is, its
-    batch norm too), on the level stage's whole-photo views, by ``losses.presence_loss``: each view's
-    input holds a reflection or not (``has_reflection``), and every target is a photo without one:
-    the real pairs' targets teach it that a photo of the same capture without the glass is clean,
-    not that a capture is a reflection."""
-
-    LOSSES = ("presence", "accuracy")
-
-    def __init__(self, networks: Networks, **kwargs):
-        super().__init__(self.LOSSES, **kwargs)
-        self.presence_net, self.head = networks.presence_net, networks.presence_head
-
-    def train_step(self, batch):
-        views = tf.concat([batch["input"], batch["target"]], 0)
-        labels = tf.concat([batch["has_reflection"], tf.zeros_like(batch["has_reflection"])], 0)
-        variables = self.head.trainable_variables
-        with tf.GradientTape() as tape:
-            logits = self.presence_net(views, training=False)
-            loss = losses.presence_loss(logits, labels)
-            scaled = self.optimizer.scale_loss(loss / _replicas())
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.cast(logits[:, 0] > 0, tf.float32), labels), tf.float32))
-        return self.trackers.update({"presence": loss, "accuracy": accuracy})

@@ -1,0 +1,86 @@
+"""The presence stage's direct fit: the rows it reads, the head it fits, the odds it sets."""
+
+import numpy as np
+import tensorflow as tf
+from conftest import write_presence_sources
+
+from rrgan.config import preset
+from rrgan.data.pipeline import collect_sources, held_out
+from rrgan.models import build_networks
+from rrgan.models.presence_net import presence_head
+from rrgan.training.presence_fit import (
+    PresenceRows,
+    calibrated_odds,
+    calibration_photos,
+    fit_head,
+    group_weights,
+    photo_darkening,
+    set_head,
+    training_rows,
+)
+
+TINY_PRESENCE = preset("tiny").override(["model.level_net=true", "model.presence_net=true",
+                                         "data.photo_holdout=0.1"])
+
+
+def _rows(rng, count: int, shift: np.ndarray, label: float, group: str) -> PresenceRows:
+    return PresenceRows(rng.normal(size=(count, len(shift))) + shift, np.full(count, label), np.full(count, group))
+
+
+def _joined(*parts: PresenceRows) -> PresenceRows:
+    return PresenceRows(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("features", "has_reflection",
+                                                                                       "group")))
+
+
+def test_each_set_weighs_the_same_within_its_class():
+    rng = np.random.default_rng(0)
+    rows = _joined(_rows(rng, 90, np.zeros(2), 1.0, "big"), _rows(rng, 10, np.zeros(2), 1.0, "small"),
+                   _rows(rng, 40, np.zeros(2), 0.0, "photos"))
+    weight = group_weights(rows)
+    for group, total in (("big", 0.25), ("small", 0.25), ("photos", 0.5)):
+        np.testing.assert_allclose(weight[rows.group == group].sum(), total)
+
+
+def test_a_small_set_of_reflections_is_learned_as_well_as_a_large_one():
+    """Weighted by set, the 10 reflections that differ on feature 1 count as much as the 300 that
+    differ on feature 0: the head judges both kinds to hold a reflection and the clean rows not."""
+    rng = np.random.default_rng(1)
+    rows = _joined(_rows(rng, 300, np.array([3.0, 0.0, 0.0]), 1.0, "big"),
+                   _rows(rng, 10, np.array([0.0, 3.0, 0.0]), 1.0, "small"),
+                   _rows(rng, 300, np.zeros(3), 0.0, "photos"))
+    kernel, bias = fit_head(rows)
+    logits = rows.features @ kernel + bias
+    for group, sign in (("big", 1), ("small", 1), ("photos", -1)):
+        assert sign * np.median(logits[rows.group == group]) > 1.0, group
+
+
+def test_the_odds_make_the_photos_come_back_as_dark_as_asked():
+    rng = np.random.default_rng(2)
+    logits, darkening = rng.normal(0, 2, 200), rng.uniform(0.0, 0.1, 200)
+    odds = calibrated_odds(logits, darkening, darker=0.02)
+    shares = 1 / (1 + np.exp(-(logits + np.log(odds))))
+    assert abs(np.mean(shares * darkening) - 0.02) < 5e-4
+    assert calibrated_odds(logits, darkening, darker=0.01) < odds  # less darkening: a stricter gate
+
+
+def test_the_fitted_head_is_what_the_presence_net_computes(tmp_path):
+    """Rows from real pairs and photos (the run's sources, as training splits them), a head fitted on
+    them and set in the Presence-net, and the odds from the held-out photos: the net's logit of a
+    photo is the fitted head on that photo's row."""
+    networks = build_networks(TINY_PRESENCE.model)
+    pairs, photos = write_presence_sources(tmp_path)
+    data = TINY_PRESENCE.data
+    sources = collect_sources(pairs, photos)
+    rows = training_rows(networks, sources, data)
+    assert set(rows.group) == {"glass", "glass targets", "photos"}
+    assert rows.has_reflection[rows.group == "glass"].all() and not rows.has_reflection[rows.group != "glass"].any()
+    kernel, bias = fit_head(rows)
+    set_head(networks, kernel, bias)
+    head = presence_head(networks.presence_net)
+    np.testing.assert_allclose(head.get_layer("presence_logit").get_weights()[0][:, 0], kernel, rtol=1e-6)
+
+    calibration = list(calibration_photos(sources, data))
+    names = [f"photo{i}" for i in range(40)]
+    assert len(calibration) == int(held_out(tf.constant(names), data.photo_holdout / 2).numpy().sum())
+    logits, darkening = photo_darkening(networks, calibration_photos(sources, data))
+    assert np.isfinite(logits).all() and np.isfinite(darkening).all() and len(logits) == len(calibration)
