@@ -1,11 +1,13 @@
 """The presence stage's direct fit: the rows it reads, the head it fits, the odds it sets."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from conftest import write_presence_sources
 
 from rrgan.config import preset
 from rrgan.data.pipeline import collect_sources, held_out
+from rrgan.errors import RRGANError
 from rrgan.models import build_networks
 from rrgan.models.presence_net import presence_head
 from rrgan.training.presence_fit import (
@@ -84,3 +86,17 @@ def test_the_fitted_head_is_what_the_presence_net_computes(tmp_path):
     assert len(calibration) == int(held_out(tf.constant(names), data.photo_holdout / 2).numpy().sum())
     logits, darkening = photo_darkening(networks, calibration_photos(sources, data))
     assert np.isfinite(logits).all() and np.isfinite(darkening).all() and len(logits) == len(calibration)
+
+
+def test_missing_sources_are_named_before_any_fit(tmp_path):
+    """Photos only (no real pair to learn a reflection from), or no held-out photos to set the odds
+    on: each is refused with what to give."""
+    networks = build_networks(TINY_PRESENCE.model)
+    pairs, photos = write_presence_sources(tmp_path, photos=4)
+    with pytest.raises(RRGANError, match="needs real pairs"):
+        training_rows(networks, collect_sources(photos=photos), TINY_PRESENCE.data, progress=False)
+    with pytest.raises(RRGANError, match="held out of training"):
+        calibration_photos(collect_sources(pairs), TINY_PRESENCE.data)
+    no_holdout = TINY_PRESENCE.override(["data.photo_holdout=0"]).data
+    with pytest.raises(RRGANError, match="held out of training"):
+        calibration_photos(collect_sources(pairs, photos), no_holdout)
