@@ -88,6 +88,17 @@ def test_the_fitted_head_is_what_the_presence_net_computes(tmp_path):
     assert np.isfinite(logits).all() and np.isfinite(darkening).all() and len(logits) == len(calibration)
 
 
+def test_the_odds_are_set_on_the_same_views_whatever_the_generator_trained_on(tmp_path):
+    """The fine-tune's windows (reflections seen as whole scenes, smaller than the check's views)
+    ride along in the reproduction's presence stage: the calibration views stay the check's."""
+    pairs, photos = write_presence_sources(tmp_path)
+    sources = collect_sources(pairs, photos)
+    plain = [view.numpy() for view in calibration_photos(sources, TINY_PRESENCE.data)]
+    windowed = TINY_PRESENCE.override(["data.crop_size=16", "data.reflection_view_short_side=16,24",
+                                       "data.view_short_side=20,30"]).data
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(plain, calibration_photos(sources, windowed), strict=True))
+
+
 def test_missing_sources_are_named_before_any_fit(tmp_path):
     """Photos only (no real pair to learn a reflection from), or no held-out photos to set the odds
     on: each is refused with what to give."""

@@ -164,11 +164,13 @@ def calibration_photos(sources: Sources, data: DataConfig) -> tf.data.Dataset:
     crops of ``CALIBRATION_SIZE``, as ``rrgan-data synthesize --size 384 --set data.clean_fraction=1``
     makes them) of half of the photos held out of training (a nested keyed-hash split), so the other
     half stays a check that chose nothing. Whole photos judge differently: odds set on them left the
-    check 2.4 % darker instead of 2 %."""
+    check 2.4 % darker instead of 2 %. The training run's windows (``data.view_short_side``,
+    ``data.reflection_view_short_side``) are the generator's crops, not the check's: they are reset."""
     if data.photo_holdout <= 0.0 or not (sources.photos or sources.photo_shards):
         raise RRGANError("the presence stage sets its odds on clean photos held out of training: give --photos "
                          "and hold some out (data.photo_holdout, 0.1 in the cpu presets)")
-    views = dataclasses.replace(data, crop_size=CALIBRATION_SIZE, clean_fraction=1.0)
+    views = dataclasses.replace(data, crop_size=CALIBRATION_SIZE, clean_fraction=1.0, view_short_side=(0, 0),
+                                reflection_view_short_side=(0, 0))
     pairs = holdout_pairs([*sorted(sources.photos), *sources.photo_shards], views)
     pairs = pairs.filter(lambda pair: held_out(pair["name"], data.photo_holdout / 2))
     return pairs.map(lambda pair: tf.cast(tf.round(pair["target"] * 255.0), tf.uint8))
