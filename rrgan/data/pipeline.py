@@ -339,22 +339,33 @@ def _blend(record_pairs: tf.data.Dataset, config: DataConfig, seed: int) -> tf.d
     return record_pairs.enumerate().map(blend, num_parallel_calls=AUTOTUNE)
 
 
-def holdout_pairs(photos: Iterable[str | Path], config: DataConfig, seed: int = 0) -> tf.data.Dataset:
-    """Synthetic pairs from the held-out photos only (``config.photo_holdout``), one per photo in
-    sorted order, each blended with the next photo's reflection: a test set of the training
-    distribution that no training run saw. ``name``, ``input``, ``target`` as float32 [S, S, 3]."""
+def _holdout_photos(photos: Iterable[str | Path], config: DataConfig) -> tf.data.Dataset:
     if config.photo_holdout <= 0.0:
         raise RRGANError("data.photo_holdout is 0: no photos are held out of training")
     records = photo_records(collect_sources(photos=photos), holdout=config.photo_holdout, split="holdout")
     if records is None:
         raise RRGANError("no photos given")
-    records = records.cache()
+    return records
+
+
+def holdout_pairs(photos: Iterable[str | Path], config: DataConfig, seed: int = 0) -> tf.data.Dataset:
+    """Synthetic pairs from the held-out photos only (``config.photo_holdout``), one per photo in
+    sorted order, each blended with the next photo's reflection: a test set of the training
+    distribution that no training run saw. ``name``, ``input``, ``target`` as float32 [S, S, 3]."""
+    records = _holdout_photos(photos, config).cache()
     following = records.skip(1).concatenate(records.take(1))
     stacked = tf.data.Dataset.zip(records, following).map(
         lambda first, second: {"target": tf.stack([first["target"], second["target"]]), "name": first["name"]})
     names = stacked.map(lambda record: record["name"])
     return tf.data.Dataset.zip(names, _blend(stacked, config, seed)).map(
         lambda name, pair: {"name": name, "input": pair["input"], "target": pair["target"]})
+
+
+def holdout_crops(photos: Iterable[str | Path], config: DataConfig, seed: int = 0) -> tf.data.Dataset:
+    """Endless synthetic crops of the held-out photos (``config.photo_holdout``), windowed and
+    blended as training makes its synthetic crops: the generator's own training distribution, on
+    photos no training run saw. Unbatched dicts as ``training_dataset``'s."""
+    return _synthetic_crops(_prepare(_holdout_photos(photos, config), config, seed + 1), config, seed)
 
 
 def global_shift(image: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
