@@ -25,12 +25,10 @@ from rrgan.data.pipeline import holdout_crops
 from rrgan.inference import load_networks
 from rrgan.metrics import level_free_psnr, psnr, quantize
 
-SCORES = ("psnr_input", "psnr_output", "level_free_input", "level_free_output")
-
 
 def removal_scores(remove: Callable[[tf.Tensor], tf.Tensor], batches: Iterable[dict]) -> np.ndarray:
-    """[N, 4] per crop, as ``SCORES``: PSNR and level-free PSNR of the input and of ``remove``'s
-    output against the target, on the uint8 values a saved photo would have."""
+    """[N, 4] per crop: PSNR of the input and of ``remove``'s output against the target, then their
+    level-free PSNR; on the uint8 values a saved photo would have."""
     rows = []
     for batch in batches:
         images, targets = quantize(batch["input"]).numpy(), quantize(batch["target"]).numpy()
