@@ -219,6 +219,24 @@ def test_a_level_stage_can_be_added_to_trained_networks(level_run, tmp_path):
     assert np.abs(exported.astype(int) - served).max() <= 1  # the SavedModel's graph takes the second input too
 
 
+def test_resuming_a_level_stage_run_never_retrains_the_networks_it_started_from(level_run, tmp_path):
+    """`rrgan-train --workdir W` on a run begun with `--init ... --stage level` goes on with the level
+    stage: the stages before it are over, so the Edge-net, Attention-net and generator stay the init's."""
+    workdir = tmp_path / "levelled"
+    assert train_main(["--init", str(level_run[0]), "--stage", "level", "--set", "train.level_steps=2", "--set",
+                       "train.level_batch_size=4", "--set", "train.log_every=1", "--quiet",
+                       "--workdir", str(workdir)]) == 0
+    started = _networks(workdir)
+    assert train_main(["--workdir", str(workdir), "--steps", "3", "--quiet"]) == 0
+    with open(workdir / "losses.csv") as file:
+        logged = [(row["stage"], int(row["step"])) for row in csv.DictReader(file)]
+    assert {stage for stage, _ in logged} == {"level"} and max(step for _, step in logged) == 3
+    resumed = _networks(workdir)
+    for net in ("edge_net", "attention_net", "generator"):
+        for now, before in zip(getattr(resumed, net).get_weights(), getattr(started, net).get_weights()):
+            np.testing.assert_array_equal(now, before)
+
+
 def test_the_level_stage_trains_on_the_configured_norm(level_run, tmp_path):
     """loss.level_norm reaches the level stage: "psnr" logs minus dB, where the MSE logs squares."""
     workdir = tmp_path / "psnr"

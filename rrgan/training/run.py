@@ -576,12 +576,13 @@ def train(config: Config | None, workdir: str | Path, data: Sequence[str | Path]
         config, _ = run_config(workdir, init=init)
     run = Run(config, workdir, data, validation, progress, init, photos)
     with run.stop:
-        # Once stage 2 has begun, stage 1 is over: the generator learned on these nets' maps. A
-        # resumed fine-tune (started with stages=("gan",)) must not retrain them now; only a
-        # request for stage 1 alone does.
-        if "aux" in stages and not ("gan" in stages and run.gan_step > 0):
+        # A stage is over once a later one has begun: that one learned on its networks as they were.
+        # A resumed run that began at a later stage (``--stage gan`` or ``--stage level`` with
+        # ``--init``) must not retrain the networks it started from; a request for a stage alone does.
+        later_begun = {"aux": run.gan_step > 0 or run.level_step > 0, "gan": run.level_step > 0}
+        if "aux" in stages and not (len(stages) > 1 and later_begun["aux"]):
             run.train_aux(config.train.aux_steps)
-        if "gan" in stages:
+        if "gan" in stages and not (len(stages) > 1 and later_begun["gan"]):
             run.train_gan(config.train.gan_steps)
         if "level" in stages and run.level_trainer is not None:
             run.train_level(config.train.level_steps)
