@@ -1,0 +1,67 @@
+"""What the Attention-net tells the generator: on the removal benchmark's crops (held-out photos,
+the Zhang recipe at one strength and one blur per row), its last map against the mask it trains
+towards (mean |I - T| over ``loss.mask_threshold``), beside the best constant map, and how well the
+map ranks the mask's pixels (AUC: 0.5 is chance).
+
+    python benchmarks/guidance.py [--model WORKDIR_OR_WEIGHTS] [--photos ../shared/data/photos]
+
+A map that only matches the constant has learned the mask's share and nothing of where the
+reflection is; the generator can then read it only as a constant.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from keras import ops
+from scipy.stats import rankdata
+
+from rrgan import losses
+from rrgan.config import preset
+from rrgan.data.pipeline import holdout_crops
+from rrgan.inference import load_networks
+
+
+def map_scores(predicted: np.ndarray, mask: np.ndarray) -> dict:
+    """A map against a binary mask of the same pixels: the mask's share, the map's mean and max,
+    their mean squared difference, that of the best constant (the mask's share), and the AUC of the
+    map as a score for the mask (Mann-Whitney, ties shared; NaN where the mask is all one value)."""
+    predicted, positive = np.ravel(predicted).astype(np.float64), np.ravel(mask) > 0.5
+    count, positives = positive.size, int(positive.sum())
+    auc = np.nan
+    if 0 < positives < count:
+        rank_sum = rankdata(predicted)[positive].sum()
+        auc = (rank_sum - positives * (positives + 1) / 2) / (positives * (count - positives))
+    return {"share": positive.mean(), "mean": predicted.mean(), "max": predicted.max(),
+            "mse": np.mean((predicted - positive) ** 2), "constant_mse": positive.var(), "auc": auc}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=None, help="work dir or weights folder (default: shipped)")
+    parser.add_argument("--photos", default="../shared/data/photos", help="photos; their held-out share is used")
+    parser.add_argument("--sigmas", type=float, nargs="+", default=[1.0, 2.0, 5.0],
+                        help="reflection blur, one row each")
+    parser.add_argument("--strength", type=float, default=0.6, help="reflection strength (the README example's)")
+    parser.add_argument("--crops", type=int, default=200, help="crops per row (batches of 8)")
+    args = parser.parse_args()
+    networks = load_networks(args.model, precision="float32")
+    threshold = preset("cpu-long").loss.mask_threshold
+    print(f"{args.model or 'shipped'}: the Attention-net's last map, {args.crops} crops per row")
+    for sigma in args.sigmas:
+        data = preset("cpu-long").override([
+            "data.synthesis.recipes=zhang", f"data.synthesis.zhang_sigma={sigma},{sigma}",
+            f"data.synthesis.reflection_strength={args.strength},{args.strength}", "data.clean_fraction=0"]).data
+        maps, masks = [], []
+        for batch in holdout_crops([args.photos], data).batch(8).take(-(-args.crops // 8)):
+            maps.append(ops.convert_to_numpy(networks.attention_net(batch["input"])[..., -1]))
+            masks.append(ops.convert_to_numpy(losses.reflection_mask(batch["input"], batch["target"], threshold)))
+        scores = map_scores(np.concatenate(maps), np.concatenate(masks)[..., 0])
+        print(f"sigma {sigma:g}: mask share {scores['share']:.3f}, "
+              f"map mean {scores['mean']:.3f} (max {scores['max']:.3f}); MSE to the mask {scores['mse']:.4f}, "
+              f"the best constant's {scores['constant_mse']:.4f}; AUC {scores['auc']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""benchmarks/guidance.py: a map is scored against the mask, the best constant and by its ranking."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+_spec = importlib.util.spec_from_file_location(
+    "guidance", Path(__file__).resolve().parents[1] / "benchmarks" / "guidance.py")
+guidance = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(guidance)
+
+MASK = np.zeros((2, 8, 8))
+MASK[0, :3] = 1.0  # a share of 24 / 128
+
+
+def test_the_mask_itself_scores_perfectly():
+    scores = guidance.map_scores(MASK, MASK)
+    assert scores["mse"] == 0.0 and scores["auc"] == 1.0
+    assert scores["share"] == pytest.approx(24 / 128) and scores["constant_mse"] == pytest.approx(24 / 128 * 104 / 128)
+
+
+def test_a_constant_at_the_share_is_the_constant_and_chance():
+    scores = guidance.map_scores(np.full(MASK.shape, 24 / 128), MASK)
+    assert scores["mse"] == pytest.approx(scores["constant_mse"]) and scores["auc"] == 0.5
+
+
+def test_a_map_that_marks_the_wrong_pixels_ranks_below_chance():
+    rng = np.random.default_rng(0)
+    noisy = 0.2 * rng.random(MASK.shape)
+    assert guidance.map_scores(1.0 - MASK + noisy, MASK)["auc"] == 0.0
+    assert 0.0 < guidance.map_scores(MASK * 0.1 + noisy, MASK)["auc"] < 1.0
+
+
+def test_a_mask_of_one_value_has_no_auc():
+    assert np.isnan(guidance.map_scores(np.ones(MASK.shape), np.zeros(MASK.shape))["auc"])
