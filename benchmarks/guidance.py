@@ -1,5 +1,5 @@
-"""What the Attention-net tells the generator: on the removal benchmark's crops (held-out photos,
-the Zhang recipe at one strength and one blur per row), its last map against the mask it trains
+"""What the Attention-net tells the generator: on ``removal.py``'s crops (held-out photos, the
+Zhang recipe at one strength and one blur per row), its last map against the mask it trains
 towards (mean |I - T| over ``loss.mask_threshold``), beside the best constant map, and how well the
 map ranks the mask's pixels (AUC: 0.5 is chance).
 
@@ -15,11 +15,11 @@ import argparse
 
 import numpy as np
 from keras import ops
+from removal import add_crop_arguments, zhang_crops  # this folder's removal.py: the same crops
 from scipy.stats import rankdata
 
 from rrgan import losses
 from rrgan.config import preset
-from rrgan.data.pipeline import holdout_crops
 from rrgan.inference import load_networks
 
 
@@ -39,22 +39,14 @@ def map_scores(predicted: np.ndarray, mask: np.ndarray) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=None, help="work dir or weights folder (default: shipped)")
-    parser.add_argument("--photos", default="../shared/data/photos", help="photos; their held-out share is used")
-    parser.add_argument("--sigmas", type=float, nargs="+", default=[1.0, 2.0, 5.0],
-                        help="reflection blur, one row each")
-    parser.add_argument("--strength", type=float, default=0.6, help="reflection strength (the README example's)")
-    parser.add_argument("--crops", type=int, default=200, help="crops per row (batches of 8)")
+    add_crop_arguments(parser, sigmas=[1.0, 2.0, 5.0])
     args = parser.parse_args()
     networks = load_networks(args.model, precision="float32")
     threshold = preset("cpu-long").loss.mask_threshold
     print(f"{args.model or 'shipped'}: the Attention-net's last map, {args.crops} crops per row")
     for sigma in args.sigmas:
-        data = preset("cpu-long").override([
-            "data.synthesis.recipes=zhang", f"data.synthesis.zhang_sigma={sigma},{sigma}",
-            f"data.synthesis.reflection_strength={args.strength},{args.strength}", "data.clean_fraction=0"]).data
         maps, masks = [], []
-        for batch in holdout_crops([args.photos], data).batch(8).take(-(-args.crops // 8)):
+        for batch in zhang_crops(args, sigma):
             maps.append(ops.convert_to_numpy(networks.attention_net(batch["input"])[..., -1]))
             masks.append(ops.convert_to_numpy(losses.reflection_mask(batch["input"], batch["target"], threshold)))
         scores = map_scores(np.concatenate(maps), np.concatenate(masks)[..., 0])
