@@ -47,7 +47,7 @@ def main() -> None:
     for sigma in args.sigmas:
         maps, masks = [], []
         for batch in zhang_crops(args, sigma):
-            maps.append(ops.convert_to_numpy(networks.attention_net(batch["input"])[..., -1]))
+            maps.append(ops.convert_to_numpy(networks.guidance(batch["input"])["attention_maps"][..., -1]))
             masks.append(ops.convert_to_numpy(losses.reflection_mask(batch["input"], batch["target"], threshold)))
         scores = map_scores(np.concatenate(maps), np.concatenate(masks)[..., 0])
         print(f"sigma {sigma:g}: mask share {scores['share']:.3f}, "

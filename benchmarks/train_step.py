@@ -78,10 +78,14 @@ def main() -> None:
         single = np.zeros((1, args.crop, args.crop, 3), np.float32)
         guide = np.zeros((1, args.crop, args.crop, 1), np.float32)
         features = [np.asarray(f, np.float32) for f in networks.backbone(single)] if networks.backbone else []
-        models = [(networks.edge_net, [single, *features]), (networks.attention_net, single),
+        attention_features = ([np.asarray(f, np.float32) for f in networks.attention_backbone(single)]
+                              if networks.attention_backbone else [])
+        models = [(networks.edge_net, [single, *features]), (networks.attention_net, [single, *attention_features]),
                   (networks.generator, [single, guide, guide, *features]), (networks.discriminator, single)]
         if networks.backbone is not None:
             models.insert(0, (networks.backbone, single))
+        if networks.attention_backbone not in (None, networks.backbone):
+            models.insert(0, (networks.attention_backbone, single))
         if perceptual is not None:  # it runs on output and target: twice this per image
             models.append((perceptual, single))
         for model, inputs in models:

@@ -144,6 +144,10 @@ class DataConfig:
         _check_range("data.pair_brightness_ratio", self.pair_brightness_ratio)
 
 
+ATTENTION_KEYS = ("attention_steps", "attention_scale", "attention_width", "attention_blocks", "attention_backbone",
+                  "attention_backbone_stages")  # the model keys of the Attention-net's architecture
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Widths, depths and steps of the four networks (docs/method.md)."""
@@ -164,6 +168,13 @@ class ModelConfig:
     attention_scale: int = 1
     attention_width: int = 32  # channels of the Attention-net
     attention_blocks: int = 5  # residual blocks per step
+    # A frozen pretrained network (one of ``backbone``'s names) whose first
+    # ``attention_backbone_stages`` stages the Attention-net reads beside the photo. What tells a
+    # reflection from the scene is what each layer shows, which a few 3x3 convs on pixels do not
+    # see: from the photo alone the shipped Attention-net learned the mask's share and nothing of
+    # where it is (benchmarks/guidance.py). "none": the photo alone, as configs before it.
+    attention_backbone: str = "none"
+    attention_backbone_stages: int = 3
     edge_width: int = 32  # channels of the Edge-net
     edge_blocks: int = 4  # its residual blocks
     generator_width: int = 64  # channels of the generator at full resolution (doubled per level)
@@ -233,6 +244,16 @@ class ModelConfig:
                               f"between 0 and 1, got {self.level_mix}")
         if self.attention_scale < 1:
             raise ConfigError(f"model.attention_scale must be at least 1, got {self.attention_scale}")
+        if self.attention_backbone not in BACKBONES:
+            raise ConfigError(f"model.attention_backbone must be one of {BACKBONES}, got {self.attention_backbone!r}")
+        if self.attention_backbone != "none":
+            stages = len(BACKBONE_LEVELS[self.attention_backbone])
+            if not 1 <= self.attention_backbone_stages <= stages:
+                raise ConfigError(f"model.attention_backbone_stages must be in 1..{stages} for model.attention_backbone="
+                                  f"{self.attention_backbone!r}, got {self.attention_backbone_stages}")
+            if self.attention_scale & (self.attention_scale - 1):
+                raise ConfigError(f"model.attention_scale must be a power of 2 to meet the backbone's features, "
+                                  f"got {self.attention_scale}")
         if self.generator_blocks < 0:
             raise ConfigError(f"model.generator_blocks must be 0 or more, got {self.generator_blocks}")
         if self.generator_depth < 2:
@@ -252,11 +273,14 @@ class ModelConfig:
 
 def grows_into(trained: ModelConfig, model: ModelConfig) -> bool:
     """Whether networks of ``trained``'s architecture can start a run of ``model``'s: the same
-    networks, the generator with as many or more bottleneck blocks, and a backbone's features where
-    ``trained`` had none (``grow_into``), a level-net where it had none, any ``level_mix`` and
-    ``presence_odds``, and a learned mix or a Presence-net where it had none."""
+    networks, the generator with as many or more bottleneck blocks, a backbone's features where
+    ``trained`` had none (for the generator and Edge-net, or for the Attention-net: ``grow_into``),
+    a level-net where it had none, any ``level_mix`` and ``presence_odds``, and a learned mix or a
+    Presence-net where it had none. Any Attention-net may replace the trained one
+    (``keeps_attention_net`` says whether it keeps its weights)."""
     grown = {"generator_blocks": model.generator_blocks, "level_mix": model.level_mix,
-             "presence_odds": model.presence_odds}
+             "presence_odds": model.presence_odds,
+             **{key: getattr(model, key) for key in ATTENTION_KEYS}}
     if not trained.level_learned_mix:
         grown.update(level_learned_mix=model.level_learned_mix)
     if trained.backbone == "none":
@@ -266,6 +290,15 @@ def grows_into(trained: ModelConfig, model: ModelConfig) -> bool:
     if not trained.presence_net:
         grown.update(presence_net=model.presence_net, presence_hidden=model.presence_hidden)
     return model.generator_blocks >= trained.generator_blocks and dataclasses.replace(trained, **grown) == model
+
+
+def keeps_attention_net(trained: ModelConfig, model: ModelConfig) -> bool:
+    """Whether a trained Attention-net's weights start ``model``'s: the same architecture, or it
+    with a backbone's features added (``grow_into``). Otherwise the Attention-net starts untrained."""
+    if trained.attention_backbone == "none":
+        trained = dataclasses.replace(trained, attention_backbone=model.attention_backbone,
+                                      attention_backbone_stages=model.attention_backbone_stages)
+    return all(getattr(trained, key) == getattr(model, key) for key in ATTENTION_KEYS)
 
 
 @dataclass(frozen=True)

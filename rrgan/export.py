@@ -136,6 +136,7 @@ class ServingBundle(tf.Module):
         self.attention_net = networks.attention_net
         self.generator = networks.generator
         self.backbone = networks.backbone
+        self.attention_backbone = networks.attention_backbone
         self.level_net = networks.level_net
         self.presence_net = networks.presence_net
         images = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")

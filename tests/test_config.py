@@ -61,10 +61,13 @@ def test_config_is_frozen():
     ("loss.level_norm=l1", "loss.level_norm"),
     ("train.adversarial_phase=late", "adversarial_phase"),
     ("train.adversarial_phase=decay", "learning_rate_schedule='wsd'"),  # tiny decays by cosine
+    ("model.attention_backbone=resnet", "model.attention_backbone"),
+    ("model.attention_backbone=efficientnet_lite0 model.attention_backbone_stages=5", r"1\.\.4"),
+    ("model.attention_backbone=hed model.attention_scale=3", "power of 2"),
 ])
 def test_bad_overrides_name_the_key(assignment, message):
     with pytest.raises(ConfigError, match=message):
-        preset("tiny").override([assignment])
+        preset("tiny").override(assignment.split())
 
 
 def test_backbone_stages_join_the_generator_at_their_resolution():

@@ -89,6 +89,39 @@ def test_networks_grown_with_backbone_features_compute_what_the_trained_ones_did
         np.testing.assert_allclose(np.asarray(after[key]), np.asarray(before[key]), atol=1e-5)
 
 
+@pytest.mark.parametrize("scale", [1, 2])
+def test_an_attention_net_grown_with_backbone_features_computes_what_the_trained_one_did(scale):
+    from rrgan.config import grows_into
+
+    config = dataclasses.replace(TINY, attention_scale=scale)
+    trained = build_networks(config)
+    rng = np.random.default_rng(7)
+    trained.attention_net.set_weights([rng.normal(0, 0.1, w.shape).astype("float32")
+                                       for w in trained.attention_net.get_weights()])
+    with_features = dataclasses.replace(config, attention_backbone="efficientnet_lite0", attention_backbone_stages=3)
+    assert grows_into(config, with_features) and not grows_into(with_features, config)
+    grown = build_networks(with_features)
+    assert grown.backbone is None and grown.attention_backbone is not None  # the generator's inputs stay
+    grow_into(trained.attention_net, grown.attention_net)
+    image = keras.ops.convert_to_tensor(_image(1, 37, 45, seed=8))
+    before, after = (np.asarray(networks.guidance(image)["attention_maps"]) for networks in (trained, grown))
+    assert after.shape == (1, 37, 45, TINY.attention_steps)
+    np.testing.assert_allclose(after, before, atol=1e-5)  # the projections start at zero...
+    projection = grown.attention_net.get_layer("features_3_projection")
+    projection.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in projection.get_weights()])
+    assert np.abs(np.asarray(grown.guidance(image)["attention_maps"]) - before).max() > 0.01  # ...and then count
+
+
+def test_the_attention_net_shares_the_backbone_when_it_reads_the_same_features():
+    lite = dataclasses.replace(TINY, backbone="efficientnet_lite0", backbone_stages=2,
+                               attention_backbone="efficientnet_lite0", attention_backbone_stages=2)
+    networks = build_networks(lite)
+    assert networks.attention_backbone is networks.backbone
+    deeper = build_networks(dataclasses.replace(lite, attention_backbone_stages=3))
+    assert deeper.attention_backbone is not deeper.backbone
+    assert len(deeper.attention_backbone.outputs) == 3
+
+
 def test_attention_maps_are_probabilities_per_step():
     maps = np.asarray(build_attention_net(TINY)(_image(1, 32, 32)))
     assert maps.shape[-1] == TINY.attention_steps

@@ -482,6 +482,21 @@ def test_init_grows_the_networks_by_blocks_or_backbone_features_and_refuses_othe
         Run(config.override(["model.generator_width=16"]), tmp_path / "wider", progress=False, init=first_run)
 
 
+def test_init_with_another_attention_net_keeps_the_other_networks_and_trains_it_from_the_start(tmp_path, first_run):
+    from rrgan.config import ConfigError
+    from rrgan.inference import load_workdir
+
+    config = preset("tiny").override(FIRST + ["model.attention_width=4", "train.aux_steps=1"])
+    with pytest.raises(ConfigError, match="stage aux"):  # an untrained Attention-net would feed stage 2
+        train(config, tmp_path / "unguided", stages=("gan",), progress=False, init=first_run)
+    result = train(config, tmp_path / "new_attention", stages=("aux",), progress=False, init=first_run)
+    assert result.aux_step == 1
+    trained, tuned = load_workdir(first_run), load_workdir(tmp_path / "new_attention")
+    for ours, theirs in zip(tuned.generator.get_weights(), trained.generator.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    assert tuned.attention_net.get_layer("stem").get_weights()[0].shape[-1] == 4
+
+
 def test_resuming_a_fine_tune_never_retrains_its_auxiliary_nets(tmp_path, first_run):
     from rrgan.inference import load_workdir
 

@@ -10,7 +10,7 @@ import keras
 from rrgan.config import ModelConfig
 from rrgan.layers import dtype_policy
 from rrgan.models.attention_net import build_attention_net
-from rrgan.models.backbone import build_backbone
+from rrgan.models.backbone import build_attention_backbone, build_backbone
 from rrgan.models.discriminator import build_discriminator
 from rrgan.models.edge_net import build_edge_net
 from rrgan.models.level_net import build_level_net
@@ -22,7 +22,8 @@ from rrgan.models.unet import build_unet_generator
 @dataclass(frozen=True)
 class Networks:
     """Edge-net, Attention-net, generator and discriminator of one run, the frozen pretrained
-    backbone (None without one) whose features the Edge-net and the generator share, and the
+    backbone (None without one) whose features the Edge-net and the generator share, the one the
+    Attention-net reads (None without one; ``backbone`` itself when they are the same), and the
     Level-net (None without one) with the settings of its whole-photo step (``rrgan.level``).
 
     ``guidance`` and ``generate`` are the wiring (photo -> backbone features, attention, edges ->
@@ -35,6 +36,7 @@ class Networks:
     generator: keras.Model
     discriminator: keras.Model
     backbone: keras.Model | None = None
+    attention_backbone: keras.Model | None = None
     level_net: keras.Model | None = None
     level_mix: float = 0.0
     level_thumbnail: int = 128
@@ -44,8 +46,10 @@ class Networks:
     def guidance(self, images, training: bool = False) -> dict:
         """What the generator is given besides the photo: ``features`` (list), ``attention_maps``
         [B, H, W, N] and ``edge`` [B, H, W, 1]."""
-        features = list(self.backbone(images, training=False)) if self.backbone is not None else []
-        attention_maps = self.attention_net(images, training=training)
+        features = _features(self.backbone, images)
+        attention_features = features if self.attention_backbone is self.backbone else _features(
+            self.attention_backbone, images)
+        attention_maps = self.attention_net([images, *attention_features], training=training)
         edges = self.edge_net([images, *features], training=training)
         return {"features": features, "attention_maps": attention_maps, "edge": edges}
 
@@ -70,6 +74,10 @@ class Networks:
     def with_generator(self, generator: keras.Model) -> "Networks":
         """The same networks with another generator (the EMA one, as users get it)."""
         return dataclasses.replace(self, generator=generator)
+
+
+def _features(backbone: keras.Model | None, images) -> list:
+    return list(backbone(images, training=False)) if backbone is not None else []
 
 
 def grow_into(trained: keras.Model, grown: keras.Model) -> None:
@@ -98,10 +106,11 @@ def build_networks(config: ModelConfig) -> Networks:
             level_net = build_level_net(config)
         if config.presence_net:
             presence_net = build_presence_net(level_net, config.presence_hidden)
+    backbone = build_backbone(config)
     return Networks(edge_net=build_edge_net(config), attention_net=build_attention_net(config),
                     generator=build_generator(config), discriminator=build_discriminator(config),
-                    backbone=build_backbone(config), level_net=level_net, level_mix=config.level_mix,
-                    level_thumbnail=config.level_thumbnail, presence_net=presence_net,
+                    backbone=backbone, attention_backbone=build_attention_backbone(config, backbone),
+                    level_net=level_net, level_mix=config.level_mix, level_thumbnail=config.level_thumbnail, presence_net=presence_net,
                     presence_odds=config.presence_odds)
 
 

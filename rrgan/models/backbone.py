@@ -43,6 +43,16 @@ def build_backbone(config: ModelConfig, name: str = "backbone") -> keras.Model |
     return backbone_features(config.backbone, config.backbone_stages, name)
 
 
+def build_attention_backbone(config: ModelConfig, backbone: keras.Model | None) -> keras.Model | None:
+    """The backbone whose features the Attention-net reads (None for "none"): ``backbone`` itself
+    when it is the same network and stages, so that its features are computed once."""
+    if config.attention_backbone == "none":
+        return None
+    if (config.attention_backbone, config.attention_backbone_stages) == (config.backbone, config.backbone_stages):
+        return backbone
+    return backbone_features(config.attention_backbone, config.attention_backbone_stages, "attention_backbone")
+
+
 def backbone_features(backbone: str, stages: int, name: str) -> keras.Model:
     """I [B, H, W, 3] in [0, 1] -> the unit-scale features of the first ``stages`` stages of
     ``backbone`` ("hed", "efficientnet_lite0" or "vgg19"), stage s at 1/2^BACKBONE_LEVELS[backbone][s] of the
@@ -96,17 +106,27 @@ def _vgg_features(blocks, mean_bgr, scales, stages: int, name: str, pretrained: 
 
 def feature_inputs(config: ModelConfig) -> list:
     """Keras inputs for the backbone's features (none without a backbone), named features_1, ..."""
-    if config.backbone == "none":
-        return []
-    channels = {"efficientnet_lite0": feature_channels("lite0"), "hed": [c for c, _ in VGG16_BLOCKS],
-                "vgg19": [c for c, _ in VGG19_BLOCKS]}[config.backbone]
-    return [keras.Input((None, None, channels[stage]), name=f"features_{stage + 1}")
-            for stage in range(config.backbone_stages)]
+    return backbone_inputs(config.backbone, config.backbone_stages)
 
 
 def feature_levels(config: ModelConfig) -> tuple[int, ...]:
     """The resolution of each of the backbone's features, as k in 1/2^k of the input size."""
-    return BACKBONE_LEVELS[config.backbone][: config.backbone_stages] if config.backbone != "none" else ()
+    return backbone_levels(config.backbone, config.backbone_stages)
+
+
+def backbone_inputs(backbone: str, stages: int, prefix: str = "features") -> list:
+    """Keras inputs for the first ``stages`` features of ``backbone`` (none for "none"), named
+    {prefix}_1, ..."""
+    if backbone == "none":
+        return []
+    channels = {"efficientnet_lite0": feature_channels("lite0"), "hed": [c for c, _ in VGG16_BLOCKS],
+                "vgg19": [c for c, _ in VGG19_BLOCKS]}[backbone]
+    return [keras.Input((None, None, channels[stage]), name=f"{prefix}_{stage + 1}") for stage in range(stages)]
+
+
+def backbone_levels(backbone: str, stages: int) -> tuple[int, ...]:
+    """The resolution of each of the first ``stages`` features of ``backbone``, as k in 1/2^k of the input size."""
+    return BACKBONE_LEVELS[backbone][:stages] if backbone != "none" else ()
 
 
 def _hed_layers() -> dict:

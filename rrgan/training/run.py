@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from rrgan import checkpoints
-from rrgan.config import Config, ConfigError, TrainConfig, grows_into, preset
+from rrgan.config import Config, ConfigError, TrainConfig, grows_into, keeps_attention_net, preset
 from rrgan.data.default import write_default_pairs, write_default_photos
 from rrgan.data.level_views import level_dataset
 from rrgan.data.pipeline import (
@@ -339,9 +339,14 @@ class Run:
         if not grows_into(init_model, model):
             raise ConfigError(f"--init {init or 'shipped weights'}: its model config differs from this run's "
                               f"({init_model} vs {model}); use the same model section (model.generator_blocks "
-                              f"may grow, and a model.backbone may be added)")
+                              f"may grow, a model.backbone may be added, and the Attention-net may change)")
         trained = load_networks(init)
-        names = ["edge_net", "attention_net", "generator"]
+        names = ["edge_net", "generator"]
+        if keeps_attention_net(init_model, model):
+            names.append("attention_net")
+        else:
+            print("--init: model.attention_* differ from the trained networks': the Attention-net starts untrained",
+                  flush=True)
         if init is not None and is_workdir(init):
             names.append("discriminator")  # weights folders carry none: it starts fresh
         names += [name for name in ("level_net", "presence_head") if getattr(trained, name) is not None]
@@ -574,6 +579,10 @@ def train(config: Config | None, workdir: str | Path, data: Sequence[str | Path]
     when it has one. Exports the best model by validation, or the last one when nothing was validated."""
     if config is None:
         config, _ = run_config(workdir, init=init)
+    if (init is not None and "aux" not in stages and checkpoints.latest(workdir) is None
+            and not keeps_attention_net(load_config(init or None).model, config.model)):
+        raise ConfigError(f"--init {init or 'shipped weights'}: this run's Attention-net (model.attention_*) is not "
+                          f"the trained one's, so it starts untrained: train stage aux as well")
     run = Run(config, workdir, data, validation, progress, init, photos)
     with run.stop:
         # A stage is over once a later one has begun: that one learned on its networks as they were.
