@@ -249,8 +249,9 @@ class ModelConfig:
         if self.attention_backbone != "none":
             stages = len(BACKBONE_LEVELS[self.attention_backbone])
             if not 1 <= self.attention_backbone_stages <= stages:
-                raise ConfigError(f"model.attention_backbone_stages must be in 1..{stages} for model.attention_backbone="
-                                  f"{self.attention_backbone!r}, got {self.attention_backbone_stages}")
+                raise ConfigError(f"model.attention_backbone_stages must be in 1..{stages} for "
+                                  f"model.attention_backbone={self.attention_backbone!r}, "
+                                  f"got {self.attention_backbone_stages}")
             if self.attention_scale & (self.attention_scale - 1):
                 raise ConfigError(f"model.attention_scale must be a power of 2 to meet the backbone's features, "
                                   f"got {self.attention_scale}")

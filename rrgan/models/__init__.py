@@ -110,8 +110,8 @@ def build_networks(config: ModelConfig) -> Networks:
     return Networks(edge_net=build_edge_net(config), attention_net=build_attention_net(config),
                     generator=build_generator(config), discriminator=build_discriminator(config),
                     backbone=backbone, attention_backbone=build_attention_backbone(config, backbone),
-                    level_net=level_net, level_mix=config.level_mix, level_thumbnail=config.level_thumbnail, presence_net=presence_net,
-                    presence_odds=config.presence_odds)
+                    level_net=level_net, level_mix=config.level_mix, level_thumbnail=config.level_thumbnail,
+                    presence_net=presence_net, presence_odds=config.presence_odds)
 
 
 __all__ = ["Networks", "build_networks", "build_attention_net", "build_backbone", "build_discriminator",
