@@ -6,7 +6,11 @@ map ranks the mask's pixels (AUC: 0.5 is chance).
     python benchmarks/guidance.py [--model WORKDIR_OR_WEIGHTS] [--photos ../shared/data/photos]
 
 A map that only matches the constant has learned the mask's share and nothing of where the
-reflection is; the generator can then read it only as a constant.
+reflection is; the generator can then read it only as a constant. ``--pairs`` scores real pair
+folders as well, each pair resized to a long side of 512, against the level-free mask (the target
+scaled by its least-squares gain first: real targets are darker than their photos).
+
+    python benchmarks/guidance.py --pairs ../shared/data/val/nature20 ../shared/data/train/real89
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from keras import ops
+import tensorflow as tf
 from removal import add_crop_arguments, zhang_crops  # this folder's removal.py: the same crops
 from scipy.stats import rankdata
 
 from rrgan import losses
 from rrgan.config import preset
+from rrgan.data.pipeline import evaluation_dataset
 from rrgan.inference import load_networks
 
 
@@ -40,19 +45,36 @@ def map_scores(predicted: np.ndarray, mask: np.ndarray) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_crop_arguments(parser, sigmas=[1.0, 2.0, 5.0])
+    parser.add_argument("--pairs", nargs="*", default=[], help="real pair folders to score as well")
     args = parser.parse_args()
     networks = load_networks(args.model, precision="float32")
     threshold = preset("cpu-long").loss.mask_threshold
+
+    def scored(batches, level_free: bool = False) -> dict:
+        maps, masks = [], []
+        for batch in batches:
+            maps.append(np.ravel(networks.guidance(batch["input"])["attention_maps"][..., -1]))
+            masks.append(np.ravel(losses.reflection_mask(batch["input"], batch["target"], threshold, level_free)))
+        return map_scores(np.concatenate(maps), np.concatenate(masks))
+
     print(f"{args.model or 'shipped'}: the Attention-net's last map, {args.crops} crops per row")
     for sigma in args.sigmas:
-        maps, masks = [], []
-        for batch in zhang_crops(args, sigma):
-            maps.append(ops.convert_to_numpy(networks.guidance(batch["input"])["attention_maps"][..., -1]))
-            masks.append(ops.convert_to_numpy(losses.reflection_mask(batch["input"], batch["target"], threshold)))
-        scores = map_scores(np.concatenate(maps), np.concatenate(masks)[..., 0])
-        print(f"sigma {sigma:g}: mask share {scores['share']:.3f}, "
-              f"map mean {scores['mean']:.3f} (max {scores['max']:.3f}); MSE to the mask {scores['mse']:.4f}, "
-              f"the best constant's {scores['constant_mse']:.4f}; AUC {scores['auc']:.3f}")
+        print(f"sigma {sigma:g}: {_summary(scored(zhang_crops(args, sigma)))}")
+    for folder in args.pairs:
+        print(f"{folder} (level-free mask): {_summary(scored(_resized_pairs(folder), level_free=True))}")
+
+
+def _resized_pairs(folder: str, long_side: int = 512):
+    for pair in evaluation_dataset([folder]):
+        size = tf.cast(tf.shape(pair["input"])[1:3], tf.float32)
+        new_size = tf.cast(tf.round(size * tf.minimum(1.0, long_side / tf.reduce_max(size))), tf.int32)
+        yield {key: tf.image.resize(pair[key], new_size, method="area") for key in ("input", "target")}
+
+
+def _summary(scores: dict) -> str:
+    return (f"mask share {scores['share']:.3f}, map mean {scores['mean']:.3f} (max {scores['max']:.3f}); "
+            f"MSE to the mask {scores['mse']:.4f}, the best constant's {scores['constant_mse']:.4f}; "
+            f"AUC {scores['auc']:.3f}")
 
 
 if __name__ == "__main__":

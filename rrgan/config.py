@@ -326,6 +326,9 @@ class LossConfig:
     edge: float = 1.0  # stage-1 Edge-net loss
     attention_theta: float = 0.8  # weight theta^(N-t) of attention step t
     mask_threshold: float = 30.0 / 255.0  # mean |I - T| over which a pixel is reflection
+    # T scaled by its least-squares gain to I before the mask is taken: the real pairs' exposure
+    # difference (their targets are darker) is otherwise marked as reflection. Off: configs before it.
+    mask_level_free: bool = False
 
     def __post_init__(self):
         if self.pixel_norm not in PIXEL_NORMS:

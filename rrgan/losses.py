@@ -104,8 +104,15 @@ def exclusion_loss(transmission, reflection, levels: int = 3):
     return total / (2.0 * levels)
 
 
-def reflection_mask(image, target, threshold: float = 30.0 / 255.0):
-    """Where the reflection is: mean_RGB |I - T| >= threshold, cleaned by a 3x3 close then open."""
+def reflection_mask(image, target, threshold: float = 30.0 / 255.0, level_free: bool = False):
+    """Where the reflection is: mean_RGB |I - T| >= threshold, cleaned by a 3x3 close then open.
+    ``level_free`` first scales T by the one gain per image that fits it to I best (least squares):
+    a real pair's targets are darker than its photos, and that exposure difference is not a
+    reflection."""
+    if level_free:
+        gain = ops.sum(image * target, axis=(1, 2, 3), keepdims=True) / ops.maximum(
+            ops.sum(target * target, axis=(1, 2, 3), keepdims=True), 1e-6)
+        target = target * gain
     difference = ops.mean(ops.abs(image - target), axis=-1, keepdims=True)
     mask = ops.cast(difference >= threshold, "float32")
 
@@ -131,7 +138,7 @@ def attention_loss(attention_maps, mask, theta: float = 0.8):
 def auxiliary_losses(attention_maps, edges, image, target, config) -> dict:
     """The stage-1 losses of the Attention-net and the Edge-net, and their weighted sum
     ``aux_total`` (``config`` is a LossConfig)."""
-    mask = reflection_mask(image, target, config.mask_threshold)
+    mask = reflection_mask(image, target, config.mask_threshold, config.mask_level_free)
     attention = attention_loss(attention_maps, mask, config.attention_theta)
     edge = edge_loss(edges, target)
     return {"attention": attention, "edge": edge, "aux_total": config.attention * attention + config.edge * edge}

@@ -33,3 +33,14 @@ def test_a_map_that_marks_the_wrong_pixels_ranks_below_chance():
 
 def test_a_mask_of_one_value_has_no_auc():
     assert np.isnan(guidance.map_scores(np.ones(MASK.shape), np.zeros(MASK.shape))["auc"])
+
+
+def test_real_pairs_are_scored_at_a_long_side_of_512_at_most(tmp_path):
+    from conftest import make_pair_folder
+
+    folder = make_pair_folder(tmp_path / "pairs", ["wide", "other"], size=(300, 600))
+    pairs = list(guidance._resized_pairs(str(folder)))
+    assert len(pairs) == 2
+    assert all(pair[key].shape == (1, 256, 512, 3) for pair in pairs for key in ("input", "target"))
+    small = list(guidance._resized_pairs(str(make_pair_folder(tmp_path / "small", ["a"], size=(24, 32)))))
+    assert small[0]["input"].shape == (1, 24, 32, 3)  # never enlarged

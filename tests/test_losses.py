@@ -132,6 +132,18 @@ def test_reflection_mask_marks_regions_and_drops_specks():
     assert mask[2, 17] == 0 and mask[0:4, 0:4].sum() == 0
 
 
+def test_a_level_free_mask_leaves_out_the_exposure_difference_of_a_darker_target():
+    rng = np.random.default_rng(0)
+    scene = rng.uniform(0.5, 0.9, (1, 24, 24, 3)).astype("float32")
+    image = scene.copy()
+    image[:, 8:16, 8:16, :] += 0.3  # a reflection
+    target = 0.8 * scene  # the target shot darker, as real pairs' are
+    plain = np.asarray(losses.reflection_mask(image, target))[0, :, :, 0]
+    level_free = np.asarray(losses.reflection_mask(image, target, level_free=True))[0, :, :, 0]
+    assert plain.mean() > 0.9  # the exposure marks every pixel
+    assert level_free[9:15, 9:15].all() and level_free[:6, :6].sum() == 0  # only the reflection
+
+
 @pytest.mark.parametrize("kind", ["nsgan", "rasgan"])
 def test_adversarial_losses_point_the_right_way(kind):
     confident = np.full((2, 4, 4, 1), 3.0, "float32")
