@@ -91,7 +91,7 @@ def test_networks_grown_with_backbone_features_compute_what_the_trained_ones_did
 
 @pytest.mark.parametrize("scale", [1, 2])
 def test_an_attention_net_grown_with_backbone_features_computes_what_the_trained_one_did(scale):
-    from rrgan.config import grows_into
+    from rrgan.config import grows_into, keeps_attention_net
 
     config = dataclasses.replace(TINY, attention_scale=scale)
     trained = build_networks(config)
@@ -99,7 +99,8 @@ def test_an_attention_net_grown_with_backbone_features_computes_what_the_trained
     trained.attention_net.set_weights([rng.normal(0, 0.1, w.shape).astype("float32")
                                        for w in trained.attention_net.get_weights()])
     with_features = dataclasses.replace(config, attention_backbone="efficientnet_lite0", attention_backbone_stages=3)
-    assert grows_into(config, with_features) and not grows_into(with_features, config)
+    assert grows_into(config, with_features) and grows_into(with_features, config)  # any Attention-net may replace it
+    assert keeps_attention_net(config, with_features) and not keeps_attention_net(with_features, config)
     grown = build_networks(with_features)
     assert grown.backbone is None and grown.attention_backbone is not None  # the generator's inputs stay
     grow_into(trained.attention_net, grown.attention_net)
