@@ -215,6 +215,41 @@ class PixelShuffle(layers.Layer):
 
 
 @keras.saving.register_keras_serializable("rrgan")
+class BilinearUpsampling(layers.Layer):
+    """[B, H, W, C] -> [B, f*H, f*W, C], bilinear with half-pixel centres and clamped edges: what
+    ``UpSampling2D(f, interpolation="bilinear")`` computes, written with slices so that it also
+    traces where the height and width are unknown (a SavedModel's signature), which Keras's
+    resize refuses."""
+
+    def __init__(self, factor: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        x = self._upsample_rows(x)
+        return ops.transpose(self._upsample_rows(ops.transpose(x, (0, 2, 1, 3))), (0, 2, 1, 3))
+
+    def _upsample_rows(self, x):
+        above = ops.concatenate([x[:, :1], x[:, :-1]], axis=1)
+        below = ops.concatenate([x[:, 1:], x[:, -1:]], axis=1)
+        phases = []
+        for phase in range(self.factor):
+            offset = (2 * phase + 1 - self.factor) / (2 * self.factor)  # source row minus this row
+            neighbour = above if offset < 0 else below
+            phases.append(x + abs(offset) * (neighbour - x))
+        shape = ops.shape(x)
+        return ops.reshape(ops.stack(phases, axis=2), (shape[0], shape[1] * self.factor, shape[2], x.shape[-1]))
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        scaled = [None if side is None else side * self.factor for side in (height, width)]
+        return (batch, *scaled, channels)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable("rrgan")
 class NAFBlock(layers.Layer):
     """The block of NAFNet (Chen et al., ECCV 2022), nonlinear-activation-free:
 

@@ -100,6 +100,22 @@ def test_saved_model_cli_lists_the_signatures(exported):
         assert name in cli.stdout
 
 
+def test_an_attention_net_fed_by_a_backbone_exports(tmp_path):
+    """Its features are upsampled and cropped to the photo's unknown size inside the signature."""
+    import dataclasses
+
+    from rrgan.models import build_networks
+
+    config = dataclasses.replace(preset("tiny").model, attention_backbone="efficientnet_lite0",
+                                 attention_backbone_stages=4, attention_scale=2)
+    networks = build_networks(config)
+    projection = networks.attention_net.get_layer("features_4_projection")
+    projection.set_weights([np.full(w.shape, 0.1, "float32") for w in projection.get_weights()])
+    images = tf.constant(_images(37, 45, batch=1))
+    reloaded = tf.saved_model.load(str(export_bundle(networks, tmp_path, "rrgan"))).signatures[SERVING_SIGNATURE]
+    _assert_same(reloaded(images=images), ServingBundle(networks).serve(images))
+
+
 def test_bundles_work_without_being_kept_in_a_name(networks, tmp_path):
     export_bundle(networks, tmp_path, "first")
     gc.collect()

@@ -286,6 +286,19 @@ def test_pixel_shuffle_is_depth_to_space():
     np.testing.assert_allclose(np.asarray(PixelShuffle(2)(x)), tf.nn.depth_to_space(x, 2).numpy())
 
 
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_bilinear_upsampling_is_tensorflows_bilinear_resize_and_traces_without_a_size(factor):
+    import tensorflow as tf
+
+    from rrgan.layers import BilinearUpsampling
+
+    x = np.random.default_rng(factor).normal(size=(2, 3, 5, 4)).astype("float32")
+    expected = tf.image.resize(x, (3 * factor, 5 * factor), method="bilinear").numpy()
+    np.testing.assert_allclose(np.asarray(BilinearUpsampling(factor)(x)), expected, atol=1e-5)
+    traced = tf.function(BilinearUpsampling(factor), input_signature=[tf.TensorSpec([None, None, None, 4])])
+    np.testing.assert_allclose(traced(x).numpy(), expected, atol=1e-5)
+
+
 def test_nafnet_needs_a_block_count_per_level():
     from rrgan.config import ConfigError
 

@@ -6,7 +6,7 @@ import keras
 from keras import layers, ops
 
 from rrgan.config import ModelConfig
-from rrgan.layers import ConvLSTMCell, CropLike, ResidualBlock
+from rrgan.layers import BilinearUpsampling, ConvLSTMCell, CropLike, ResidualBlock
 from rrgan.models.backbone import backbone_inputs, backbone_levels
 
 
@@ -68,7 +68,7 @@ def _feature_context(features: list, config: ModelConfig, small):
                           name=f"features_{stage}_projection")(feature)
         factor = 2 ** level / config.attention_scale
         if factor > 1:
-            x = layers.UpSampling2D(int(factor), interpolation="bilinear", name=f"features_{stage}_upsampled")(x)
+            x = BilinearUpsampling(int(factor), name=f"features_{stage}_upsampled")(x)
         elif factor < 1:
             x = layers.AveragePooling2D(int(1 / factor), padding="same", name=f"features_{stage}_downsampled")(x)
         projected.append(CropLike(name=f"features_{stage}_cropped")(x, small))
