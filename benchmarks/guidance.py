@@ -10,7 +10,10 @@ reflection is; the generator can then read it only as a constant. ``--pairs`` sc
 folders as well, each pair resized to a long side of 512, against the level-free mask (the target
 scaled by its least-squares gain first: real targets are darker than their photos).
 
-    python benchmarks/guidance.py --pairs ../shared/data/val/nature20 ../shared/data/train/real89
+    python benchmarks/guidance.py --pairs ../shared/data/val/nature20 ../shared/data/train/real89 --pair-holdout 0.15
+
+``--pair-holdout`` keeps each set's held-out pairs only, as ``rrgan-eval --pair-holdout`` does: a map
+trained on a set's other pairs is judged on pairs it never saw.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from scipy.stats import rankdata
 
 from rrgan import losses
 from rrgan.config import preset
-from rrgan.data.pipeline import evaluation_dataset
+from rrgan.data.pipeline import evaluation_dataset, held_out_sources
 from rrgan.inference import load_networks
 
 
@@ -46,6 +49,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_crop_arguments(parser, sigmas=[1.0, 2.0, 5.0])
     parser.add_argument("--pairs", nargs="*", default=[], help="real pair folders to score as well")
+    parser.add_argument("--pair-holdout", type=float, default=0.0, metavar="FRACTION",
+                        help="score only the pairs that a run with data.pair_holdout=FRACTION held out of training")
     args = parser.parse_args()
     networks = load_networks(args.model, precision="float32")
     threshold = preset("cpu-long").loss.mask_threshold
@@ -61,14 +66,16 @@ def main() -> None:
     for sigma in args.sigmas:
         print(f"sigma {sigma:g}: {_summary(scored(zhang_crops(args, sigma)))}")
     for folder in args.pairs:
-        print(f"{folder} (level-free mask): {_summary(scored(_resized_pairs(folder), level_free=True))}")
+        pairs = _resized_pairs(folder, args.pair_holdout)
+        print(f"{folder} (level-free mask): {_summary(scored(pairs, level_free=True))}")
 
 
-def _resized_pairs(folder: str, long_side: int = 512):
-    for pair in evaluation_dataset([folder]):
+def _resized_pairs(folder: str, pair_holdout: float = 0.0, long_side: int = 512):
+    for pair in evaluation_dataset(held_out_sources([folder], pair_holdout)):
         size = tf.cast(tf.shape(pair["input"])[1:3], tf.float32)
         new_size = tf.cast(tf.round(size * tf.minimum(1.0, long_side / tf.reduce_max(size))), tf.int32)
-        yield {key: tf.image.resize(pair[key], new_size, method="area") for key in ("input", "target")}
+        yield {"name": pair["name"][0].numpy().decode(),
+               **{key: tf.image.resize(pair[key], new_size, method="area") for key in ("input", "target")}}
 
 
 def _summary(scores: dict) -> str:

@@ -44,3 +44,17 @@ def test_real_pairs_are_scored_at_a_long_side_of_512_at_most(tmp_path):
     assert all(pair[key].shape == (1, 256, 512, 3) for pair in pairs for key in ("input", "target"))
     small = list(guidance._resized_pairs(str(make_pair_folder(tmp_path / "small", ["a"], size=(24, 32)))))
     assert small[0]["input"].shape == (1, 24, 32, 3)  # never enlarged
+
+
+def test_with_a_pair_holdout_only_the_held_out_pairs_are_scored(tmp_path):
+    import tensorflow as tf
+    from conftest import make_pair_folder
+
+    from rrgan.data.pipeline import held_out_pair
+
+    names = [f"pair{i:02d}" for i in range(12)]
+    folder = str(make_pair_folder(tmp_path / "pairs", names, size=(16, 16)))
+    held = {name for name, kept in zip(names, held_out_pair(tf.constant(names), 0.3).numpy()) if kept}
+    assert 0 < len(held) < len(names)
+    assert {pair["name"] for pair in guidance._resized_pairs(folder, pair_holdout=0.3)} == held
+    assert {pair["name"] for pair in guidance._resized_pairs(folder)} == set(names)

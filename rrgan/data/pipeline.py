@@ -499,12 +499,19 @@ def evaluation_dataset(paths_or_sources) -> tf.data.Dataset:
     return records.map(to_float, num_parallel_calls=AUTOTUNE).batch(1).prefetch(AUTOTUNE)
 
 
+def held_out_sources(paths: Iterable[str | Path], pair_holdout: float) -> Sources:
+    """The sources of ``paths``; with ``pair_holdout`` > 0, each pair set's held-out pairs only (the
+    pairs a run with ``data.pair_holdout`` of that value never trained on)."""
+    sources = collect_sources(paths)
+    if pair_holdout > 0.0:
+        sources.pair_sets = [held_out_pairs(pair_set, pair_holdout) for pair_set in sources.pair_sets]
+    return sources
+
+
 def evaluation_subset(path: str | Path, count: int, pair_holdout: float = 0.0) -> tf.data.Dataset:
     """At most ``count`` pairs of one set, spread evenly over its sorted order (a set's first pairs
     are often one scene); with ``pair_holdout`` > 0, of its held-out pairs only."""
-    sources = collect_sources([path])
-    if pair_holdout > 0.0:
-        sources.pair_sets = [held_out_pairs(pair_set, pair_holdout) for pair_set in sources.pair_sets]
+    sources = held_out_sources([path], pair_holdout)
     total = sum(len(s) for s in sources.pair_sets)
     stride = max(1, total // count) if total else 1
     dataset = evaluation_dataset(sources).enumerate().filter(lambda index, _: index % stride == 0)
