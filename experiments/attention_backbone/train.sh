@@ -29,6 +29,6 @@ rrgan-train --preset cpu-long --init "$init" --stage aux "${data[@]}" "${val[@]}
 rrgan-train --preset cpu-long --init "$root/aux" --stage gan "${data[@]}" "${val[@]}" "${pairs[@]}" "${fine_tune[@]}" \
     "${attention[@]}" --set train.gan_steps=3000 --set train.decay_fraction=0.3333 \
     --set train.validation_every=500 --set train.checkpoint_every=500 --workdir "$root/gan"
-python benchmarks/guidance.py --model "$root/aux" --pairs "$shared/data/val/nature20" \
-    "$shared/data/val/sir2_solidobject" "$shared/data/train/real89"
+python benchmarks/guidance.py --model "$root/aux" --pairs "$shared/data/val/nature20" "$shared/data/val/sir2_solidobject"
+python benchmarks/guidance.py --model "$root/aux" --pairs "$shared/data/train/real89" --pair-holdout 0.15
 python benchmarks/removal.py --model "$root/gan"
