@@ -144,8 +144,9 @@ class DataConfig:
         _check_range("data.pair_brightness_ratio", self.pair_brightness_ratio)
 
 
+# The model keys of the Attention-net's architecture.
 ATTENTION_KEYS = ("attention_steps", "attention_scale", "attention_width", "attention_blocks", "attention_backbone",
-                  "attention_backbone_stages")  # the model keys of the Attention-net's architecture
+                  "attention_backbone_stages", "attention_backbone_tuned")
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,10 @@ class ModelConfig:
     # where it is (benchmarks/guidance.py). "none": the photo alone, as configs before it.
     attention_backbone: str = "none"
     attention_backbone_stages: int = 3
+    # Train that backbone with the Attention-net instead of freezing it (its BatchNorm statistics
+    # stay ImageNet's): ImageNet's features were not made to tell a reflection from the scene. Its
+    # weights are then the Attention-net's own, in its checkpoints and weights folders.
+    attention_backbone_tuned: bool = False
     edge_width: int = 32  # channels of the Edge-net
     edge_blocks: int = 4  # its residual blocks
     generator_width: int = 64  # channels of the generator at full resolution (doubled per level)
@@ -246,6 +251,8 @@ class ModelConfig:
             raise ConfigError(f"model.attention_scale must be at least 1, got {self.attention_scale}")
         if self.attention_backbone not in BACKBONES:
             raise ConfigError(f"model.attention_backbone must be one of {BACKBONES}, got {self.attention_backbone!r}")
+        if self.attention_backbone_tuned and self.attention_backbone == "none":
+            raise ConfigError("model.attention_backbone_tuned needs a model.attention_backbone to tune")
         if self.attention_backbone != "none":
             stages = len(BACKBONE_LEVELS[self.attention_backbone])
             if not 1 <= self.attention_backbone_stages <= stages:
@@ -295,10 +302,13 @@ def grows_into(trained: ModelConfig, model: ModelConfig) -> bool:
 
 def keeps_attention_net(trained: ModelConfig, model: ModelConfig) -> bool:
     """Whether a trained Attention-net's weights start ``model``'s: the same architecture, or it
-    with a backbone's features added (``grow_into``). Otherwise the Attention-net starts untrained."""
+    with a backbone's features added or its frozen backbone tuned (``grow_into``). Otherwise the
+    Attention-net starts untrained."""
     if trained.attention_backbone == "none":
         trained = dataclasses.replace(trained, attention_backbone=model.attention_backbone,
                                       attention_backbone_stages=model.attention_backbone_stages)
+    if not trained.attention_backbone_tuned:
+        trained = dataclasses.replace(trained, attention_backbone_tuned=model.attention_backbone_tuned)
     return all(getattr(trained, key) == getattr(model, key) for key in ATTENTION_KEYS)
 
 

@@ -64,6 +64,7 @@ def test_config_is_frozen():
     ("model.attention_backbone=resnet", "model.attention_backbone"),
     ("model.attention_backbone=efficientnet_lite0 model.attention_backbone_stages=5", r"1\.\.4"),
     ("model.attention_backbone=hed model.attention_scale=3", "power of 2"),
+    ("model.attention_backbone_tuned=true", "model.attention_backbone_tuned"),
 ])
 def test_bad_overrides_name_the_key(assignment, message):
     with pytest.raises(ConfigError, match=message):

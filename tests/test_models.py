@@ -4,6 +4,7 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from rrgan.config import PRESETS, Config, preset
 from rrgan.layers import ConvLSTMCell, SobelEdges
@@ -111,6 +112,38 @@ def test_an_attention_net_grown_with_backbone_features_computes_what_the_trained
     projection = grown.attention_net.get_layer("features_3_projection")
     projection.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in projection.get_weights()])
     assert np.abs(np.asarray(grown.guidance(image)["attention_maps"]) - before).max() > 0.01  # ...and then count
+
+
+def test_a_tuned_attention_backbone_is_the_attention_nets_own_and_learns():
+    from rrgan.config import keeps_attention_net
+
+    frozen = dataclasses.replace(TINY, attention_backbone="efficientnet_lite0", attention_backbone_stages=2)
+    tuned = dataclasses.replace(frozen, attention_backbone_tuned=True)
+    assert keeps_attention_net(frozen, tuned) and not keeps_attention_net(tuned, frozen)
+    trained, grown = build_networks(frozen), build_networks(tuned)
+    assert grown.attention_backbone is None and len(grown.attention_net.inputs) == 1
+    rng = np.random.default_rng(3)
+    trained.attention_net.set_weights([rng.normal(0, 0.1, w.shape).astype("float32")
+                                       for w in trained.attention_net.get_weights()])
+    grow_into(trained.attention_net, grown.attention_net)
+    image = keras.ops.convert_to_tensor(_image(1, 37, 45, seed=4))
+    before = np.asarray(trained.guidance(image)["attention_maps"])
+    np.testing.assert_allclose(np.asarray(grown.guidance(image)["attention_maps"]), before, atol=1e-5)
+
+    backbone = grown.attention_net.get_layer("tuned_backbone")
+    stem, stem_bn = backbone.get_layer("stem_conv"), backbone.get_layer("stem_bn")
+    trainable = {id(v) for v in grown.attention_net.trainable_variables}
+    assert all(id(v) in trainable for v in stem.weights)
+    assert not any(id(v) in trainable for v in stem_bn.weights)  # ImageNet's statistics stay
+    kernel, statistics = np.array(stem.kernel), [np.array(w) for w in stem_bn.weights]
+    optimizer = keras.optimizers.SGD(1.0)
+    with tf.GradientTape() as tape:
+        loss = keras.ops.mean(grown.attention_net(image, training=True))
+    variables = grown.attention_net.trainable_variables
+    optimizer.apply(tape.gradient(loss, variables), variables)
+    assert np.abs(np.array(stem.kernel) - kernel).max() > 0
+    for weight, start in zip(stem_bn.weights, statistics):
+        np.testing.assert_array_equal(np.array(weight), start)
 
 
 def test_the_attention_net_shares_the_backbone_when_it_reads_the_same_features():

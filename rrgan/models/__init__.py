@@ -83,9 +83,11 @@ def _features(backbone: keras.Model | None, images) -> list:
 def grow_into(trained: keras.Model, grown: keras.Model) -> None:
     """Copy a trained network's weights, layer by layer by name, into one of a config it
     ``grows_into``: the layers it lacks keep their start (bottleneck blocks as the identity,
-    feature projections at zero), so ``grown`` computes what ``trained`` did."""
+    feature projections at zero, a tuned backbone at its pretrained weights), so ``grown``
+    computes what ``trained`` did. Layers without weights (inputs among them) are not matched."""
     for layer in trained.layers:
-        grown.get_layer(layer.name).set_weights(layer.get_weights())
+        if layer.weights:
+            grown.get_layer(layer.name).set_weights(layer.get_weights())
 
 
 GENERATOR_BUILDERS = {"unet": build_unet_generator, "nafnet": build_nafnet_generator}

@@ -7,12 +7,12 @@ from keras import layers, ops
 
 from rrgan.config import ModelConfig
 from rrgan.layers import BilinearUpsampling, ConvLSTMCell, CropLike, ResidualBlock
-from rrgan.models.backbone import backbone_inputs, backbone_levels
+from rrgan.models.backbone import backbone_features, backbone_inputs, backbone_levels
 
 
 def build_attention_net(config: ModelConfig, name: str = "attention_net") -> keras.Model:
     """[I [B, H, W, 3], *backbone features] -> attention maps [B, H, W, N], one channel per step,
-    the last the most refined.
+    the last the most refined (I alone where it tunes its backbone, which it then holds).
 
     Each step sees concat(I, A_{t-1}) (A_0 = 0.5), runs residual blocks and a ConvLSTM cell, and
     emits A_t in [0, 1]. Weights are shared across steps: the same refinement, applied N times.
@@ -24,7 +24,13 @@ def build_attention_net(config: ModelConfig, name: str = "attention_net") -> ker
     """
     width = config.attention_width
     image = keras.Input((None, None, 3), name="image")
-    features = backbone_inputs(config.attention_backbone, config.attention_backbone_stages)
+    if config.attention_backbone_tuned:
+        inputs = [image]
+        features = list(backbone_features(config.attention_backbone, config.attention_backbone_stages,
+                                          "tuned_backbone", tuned=True)(image))
+    else:
+        features = backbone_inputs(config.attention_backbone, config.attention_backbone_stages)
+        inputs = [image, *features]
     small = image
     if config.attention_scale > 1:
         small = layers.AveragePooling2D(config.attention_scale, padding="same", name="downscale")(image)
@@ -53,7 +59,7 @@ def build_attention_net(config: ModelConfig, name: str = "attention_net") -> ker
         maps = layers.UpSampling2D(config.attention_scale, interpolation="nearest", name="upscale",
                                    dtype="float32")(maps)
         maps = CropLike(name="upscaled_maps", dtype="float32")(maps, image)
-    return keras.Model([image, *features], maps, name=name)
+    return keras.Model(inputs, maps, name=name)
 
 
 def _feature_context(features: list, config: ModelConfig, small):

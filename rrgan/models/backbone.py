@@ -44,22 +44,26 @@ def build_backbone(config: ModelConfig, name: str = "backbone") -> keras.Model |
 
 
 def build_attention_backbone(config: ModelConfig, backbone: keras.Model | None) -> keras.Model | None:
-    """The backbone whose features the Attention-net reads (None for "none"): ``backbone`` itself
-    when it is the same network and stages, so that its features are computed once."""
-    if config.attention_backbone == "none":
+    """The frozen backbone whose features the Attention-net reads (None for "none", or when the
+    Attention-net tunes its own): ``backbone`` itself when it is the same network and stages, so
+    that its features are computed once."""
+    if config.attention_backbone == "none" or config.attention_backbone_tuned:
         return None
     if (config.attention_backbone, config.attention_backbone_stages) == (config.backbone, config.backbone_stages):
         return backbone
     return backbone_features(config.attention_backbone, config.attention_backbone_stages, "attention_backbone")
 
 
-def backbone_features(backbone: str, stages: int, name: str) -> keras.Model:
+def backbone_features(backbone: str, stages: int, name: str, tuned: bool = False) -> keras.Model:
     """I [B, H, W, 3] in [0, 1] -> the unit-scale features of the first ``stages`` stages of
     ``backbone`` ("hed", "efficientnet_lite0" or "vgg19"), stage s at 1/2^BACKBONE_LEVELS[backbone][s] of the
-    input size (ceil), frozen."""
+    input size (ceil), frozen unless ``tuned``. Its BatchNorm layers stay frozen either way: the
+    few crops of a training batch would spoil ImageNet's statistics."""
     builders = {"efficientnet_lite0": _lite0_features, "hed": _hed_features, "vgg19": _vgg19_features}
     model = builders[backbone](stages, name)
-    model.trainable = False
+    model.trainable = tuned
+    for layer in model.layers:  # a functional model built from a frozen one does not pass its flag on
+        layer.trainable = tuned and not isinstance(layer, layers.BatchNormalization)
     return model
 
 
