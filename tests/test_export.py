@@ -100,14 +100,16 @@ def test_saved_model_cli_lists_the_signatures(exported):
         assert name in cli.stdout
 
 
-def test_an_attention_net_fed_by_a_backbone_exports(tmp_path):
-    """Its features are upsampled and cropped to the photo's unknown size inside the signature."""
+@pytest.mark.parametrize("tuned", [False, True])
+def test_an_attention_net_fed_by_a_backbone_exports(tmp_path, tuned):
+    """Its features are upsampled and cropped to the photo's unknown size inside the signature,
+    from a frozen backbone beside it or the tuned one it holds."""
     import dataclasses
 
     from rrgan.models import build_networks
 
     config = dataclasses.replace(preset("tiny").model, attention_backbone="efficientnet_lite0",
-                                 attention_backbone_stages=4, attention_scale=2)
+                                 attention_backbone_stages=4, attention_scale=2, attention_backbone_tuned=tuned)
     networks = build_networks(config)
     projection = networks.attention_net.get_layer("features_4_projection")
     projection.set_weights([np.full(w.shape, 0.1, "float32") for w in projection.get_weights()])
