@@ -8,8 +8,10 @@ first three blocks cost twice the generator; EfficientNet-Lite0 (``efficientnet_
 in rrgan) gives ImageNet features at 1/2 to 1/16 resolution for a fraction of that. VGG19 is the
 hypercolumn network of Zhang et al. 2018 and ERRNet; its weights cannot ship with rrgan and come
 as Keras users expect (``rrgan.models.vgg19``). All are rebuilt in our own ``keras.layers``
-models from their pretrained weights, so they stay portable across backends and are never part
-of rrgan's checkpoints or weights folders.
+models from their pretrained weights, so they stay portable across backends and, frozen, are never
+part of rrgan's checkpoints or weights folders. A backbone the Attention-net tunes
+(``model.attention_backbone_tuned``) is its own weights and is saved with it: a tuned VGG19 is a
+copy of weights that cannot ship.
 """
 
 from __future__ import annotations
