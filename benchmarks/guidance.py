@@ -14,6 +14,13 @@ scaled by its least-squares gain first: real targets are darker than their photo
 
 ``--pair-holdout`` keeps each set's held-out pairs only, as ``rrgan-eval --pair-holdout`` does: a map
 trained on a set's other pairs is judged on pairs it never saw.
+
+AUC is a ranking: a map that marks the reflection a little above its false marks ranks it as well
+as one near zero off the reflection, and only the second lets a generator remove it. ``--generator``
+scores what a map is worth: the PSNR / level-free PSNR on ``--pairs`` of that run's generator (one
+that learned to follow maps; no Level-net) given no map, this model's map and the true mask.
+
+    python benchmarks/guidance.py --model runs/attl/aux --generator runs/attj/gan --pairs ../shared/data/val/nature20
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from rrgan import losses
 from rrgan.config import preset
 from rrgan.data.pipeline import evaluation_dataset, held_out_sources
 from rrgan.inference import load_networks
+from rrgan.metrics import level_free_psnr, psnr, quantize
+from rrgan.models import Networks
 
 
 def map_scores(predicted: np.ndarray, mask: np.ndarray) -> dict:
@@ -45,12 +54,38 @@ def map_scores(predicted: np.ndarray, mask: np.ndarray) -> dict:
             "mse": np.mean((predicted - positive) ** 2), "constant_mse": positive.var(), "auc": auc}
 
 
+def map_use(generating: Networks, guiding: Networks, pairs) -> dict:
+    """Mean PSNR and level-free PSNR of ``generating``'s generator (no Level-net) on ``pairs``
+    given no map, ``guiding``'s last map and the level-free mask, beside identity:
+    {"identity" | "no map" | "map" | "mask": (psnr, level_free_psnr)}."""
+    scores = {"identity": [], "no map": [], "map": [], "mask": []}
+    for pair in pairs:
+        image, target = pair["input"], pair["target"]
+        truth = quantize(target)[0].numpy()
+        guidance = generating.guidance(image)
+        own = guiding.guidance(image)["attention_maps"][..., -1:]
+        maps = {"no map": tf.zeros_like(own), "map": own,
+                "mask": losses.reflection_mask(image, target, level_free=True)}
+        scores["identity"].append(_psnrs(image, truth))
+        for key, attention in maps.items():
+            output = generating.generate(image, dict(guidance, attention_maps=attention))["transmission"]
+            scores[key].append(_psnrs(output, truth))
+    return {key: tuple(np.mean(values, axis=0)) for key, values in scores.items()}
+
+
+def _psnrs(image, truth: np.ndarray) -> tuple[float, float]:
+    image = quantize(image)[0].numpy()
+    return psnr(image, truth), level_free_psnr(image, truth)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_crop_arguments(parser, sigmas=[1.0, 2.0, 5.0])
     parser.add_argument("--pairs", nargs="*", default=[], help="real pair folders to score as well")
     parser.add_argument("--pair-holdout", type=float, default=0.0, metavar="FRACTION",
                         help="score only the pairs that a run with data.pair_holdout=FRACTION held out of training")
+    parser.add_argument("--generator", default=None, metavar="MODEL",
+                        help="a run whose generator follows maps: score what the map is worth to it on --pairs")
     args = parser.parse_args()
     networks = load_networks(args.model, precision="float32")
     threshold = preset("cpu-long").loss.mask_threshold
@@ -68,6 +103,12 @@ def main() -> None:
     for folder in args.pairs:
         pairs = _resized_pairs(folder, args.pair_holdout)
         print(f"{folder} (level-free mask): {_summary(scored(pairs, level_free=True))}")
+    if args.generator and args.pairs:
+        generating = load_networks(args.generator, precision="float32")
+        for folder in args.pairs:
+            use = map_use(generating, networks, _resized_pairs(folder, args.pair_holdout))
+            print(f"{folder}, {args.generator}'s generator given each map (PSNR / level-free PSNR): "
+                  + ", ".join(f"{key} {value[0]:.2f} / {value[1]:.2f}" for key, value in use.items()))
 
 
 def _resized_pairs(folder: str, pair_holdout: float = 0.0, long_side: int = 512):

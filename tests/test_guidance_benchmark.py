@@ -58,3 +58,33 @@ def test_with_a_pair_holdout_only_the_held_out_pairs_are_scored(tmp_path):
     assert 0 < len(held) < len(names)
     assert {pair["name"] for pair in guidance._resized_pairs(folder, pair_holdout=0.3)} == held
     assert {pair["name"] for pair in guidance._resized_pairs(folder)} == set(names)
+
+
+class _ZeroMap:
+    """An Attention-net's stand-in whose map marks nothing."""
+
+    def guidance(self, images):
+        import tensorflow as tf
+
+        return {"attention_maps": tf.zeros((*images.shape[:3], 1))}
+
+
+def test_a_map_is_worth_what_the_generator_makes_of_it(tmp_path):
+    from conftest import make_pair_folder
+
+    from rrgan.config import preset
+    from rrgan.metrics import psnr
+    from rrgan.models import build_networks
+
+    folder = make_pair_folder(tmp_path / "pairs", ["a", "b"], size=(24, 32))
+    pairs = list(guidance._resized_pairs(str(folder)))
+    networks = build_networks(preset("tiny").model)
+    rng = np.random.default_rng(1)  # a generator that reads its inputs, as an untrained one barely does
+    networks.generator.set_weights([rng.normal(0, 0.2, w.shape).astype("float32")
+                                    for w in networks.generator.get_weights()])
+    use = guidance.map_use(networks, _ZeroMap(), pairs)
+    identity = np.mean([psnr(*(np.round(pair[key][0].numpy() * 255).astype(np.uint8) for key in ("input", "target")))
+                        for pair in pairs])
+    assert use["identity"][0] == pytest.approx(identity)
+    assert use["map"] == use["no map"]  # a map of zeros is no map
+    assert use["mask"] != use["no map"]  # the generator reads the map
