@@ -73,7 +73,7 @@ def test_a_map_is_worth_what_the_generator_makes_of_it(tmp_path):
     from conftest import make_pair_folder
 
     from rrgan.config import preset
-    from rrgan.metrics import psnr
+    from rrgan.metrics import psnr, quantize
     from rrgan.models import build_networks
 
     folder = make_pair_folder(tmp_path / "pairs", ["a", "b"], size=(24, 32))
@@ -83,8 +83,7 @@ def test_a_map_is_worth_what_the_generator_makes_of_it(tmp_path):
     networks.generator.set_weights([rng.normal(0, 0.2, w.shape).astype("float32")
                                     for w in networks.generator.get_weights()])
     use = guidance.map_use(networks, _ZeroMap(), pairs)
-    identity = np.mean([psnr(*(np.round(pair[key][0].numpy() * 255).astype(np.uint8) for key in ("input", "target")))
-                        for pair in pairs])
+    identity = np.mean([psnr(*(quantize(pair[key])[0].numpy() for key in ("input", "target"))) for pair in pairs])
     assert use["identity"][0] == pytest.approx(identity)
     assert use["map"] == use["no map"]  # a map of zeros is no map
     assert use["mask"] != use["no map"]  # the generator reads the map
