@@ -283,11 +283,12 @@ def grows_into(trained: ModelConfig, model: ModelConfig) -> bool:
     """Whether networks of ``trained``'s architecture can start a run of ``model``'s: the same
     networks, the generator with as many or more bottleneck blocks, a backbone's features where
     ``trained`` had none (for the generator and Edge-net, or for the Attention-net: ``grow_into``),
-    a level-net where it had none, any ``level_mix`` and ``presence_odds``, and a learned mix or a
+    a level-net where it had none, any ``level_mix``, ``level_thumbnail`` (the Level-net is fully
+    convolutional: its weights fit any thumbnail) and ``presence_odds``, and a learned mix or a
     Presence-net where it had none. Any Attention-net may replace the trained one
     (``keeps_attention_net`` says whether it keeps its weights)."""
     grown = {"generator_blocks": model.generator_blocks, "level_mix": model.level_mix,
-             "presence_odds": model.presence_odds,
+             "level_thumbnail": model.level_thumbnail, "presence_odds": model.presence_odds,
              **{key: getattr(model, key) for key in ATTENTION_KEYS}}
     if not trained.level_learned_mix:
         grown.update(level_learned_mix=model.level_learned_mix)

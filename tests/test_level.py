@@ -219,6 +219,21 @@ def test_a_level_stage_can_be_added_to_trained_networks(level_run, tmp_path):
     assert np.abs(exported.astype(int) - served).max() <= 1  # the SavedModel's graph takes the second input too
 
 
+def test_a_trained_level_net_goes_on_at_another_thumbnail(level_run, tmp_path):
+    """The Level-net is fully convolutional: a net trained at one thumbnail starts a run at another with
+    its own weights (here kept by a zero rate), and the run serves the new thumbnail's finer field."""
+    workdir = tmp_path / "finer"
+    finer = preset("tiny").override([*FAST, "model.level_thumbnail=48", "train.level_steps=1",
+                                     "train.level_learning_rate=0"])
+    train(finer, workdir, stages=("level",), progress=False, init=level_run[0])
+    trained, started = _networks(level_run[0]), _networks(workdir)
+    assert started.level_thumbnail == 48 and trained.level_thumbnail == 32
+    for now, before in zip(started.level_net.get_layer("field").get_weights(),
+                           trained.level_net.get_layer("field").get_weights()):
+        np.testing.assert_array_equal(now, before)
+    assert np.abs(trained.level_net.get_layer("field").get_weights()[0]).max() > 0  # trained, not the zero start
+
+
 def test_resuming_a_level_stage_run_never_retrains_the_networks_it_started_from(level_run, tmp_path):
     """`rrgan-train --workdir W` on a run begun with `--init ... --stage level` goes on with the level
     stage: the stages before it are over, so the Edge-net, Attention-net and generator stay the init's."""
