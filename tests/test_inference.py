@@ -220,15 +220,15 @@ def test_shipped_model_makes_the_example_photo_better():
 
 def test_shipped_model_is_what_the_reproduction_script_trains():
     """experiments/reproduce_shipped.sh is the shipped model's recipe: ``--preset cpu-long``, its level
-    stage, the generator's fine-tune, then the presence stage with the script's ``pairs`` and
-    ``fine_tune`` overrides, whose config the shipped one is but for the Presence-net's odds, which
-    that stage sets on clean photos. It must also stay the mission's model (the adversarial term on)
-    with a Level-net and a Presence-net."""
+    stage, the generator's fine-tune, the Level-net at a finer thumbnail, then the presence stage with
+    the script's ``pairs``, ``fine_tune`` and ``level_finer`` overrides, whose config the shipped one
+    is but for the Presence-net's odds, which that stage sets on clean photos. It must also stay the
+    mission's model (the adversarial term on) with a Level-net and a Presence-net."""
     from rrgan.inference import load_config
 
     script = (Path(__file__).resolve().parents[1] / "experiments" / "reproduce_shipped.sh").read_text()
     overrides = []
-    for array in ("pairs", "fine_tune"):
+    for array in ("pairs", "fine_tune", "level_finer"):
         body = re.search(rf"^{array}=\((.*?)\)", script, re.MULTILINE | re.DOTALL).group(1)
         overrides += re.findall(r"--set (\S+)", body)
     shipped = load_config()
