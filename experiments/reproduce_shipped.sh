@@ -32,14 +32,14 @@ rrgan-train --preset cpu-long --init "$root/cpu-long" --stage level "${data[@]}"
 rrgan-train --preset cpu-long --init "$root/level" --stage gan "${data[@]}" \
     --val "${real_sets[@]}" "$shared/data/train/real89" "${pairs[@]}" "${fine_tune[@]}" \
     --workdir "$root/fine-tune"
-# The Presence-net's head, fitted last (its odds depend on the generator and Level-net): on the Level-net's
-# features of the training pairs and photos, each set weighted equally, its odds set so that half of the
-# held-out photos come back 2 % darker. The fine-tune's overrides ride along so that the shipped config
-# records the generator's recipe; the stage reads only the data section's splits and filters.
 rrgan-train --preset cpu-long --init "$root/fine-tune" --stage level "${data[@]}" \
     --val "${real_sets[@]}" "$shared/data/train/real89" "${pairs[@]}" "${level_finer[@]}" \
     --set train.level_steps=2000 --set train.level_learning_rate=2.5e-4 --set train.validation_every=1000 \
     --set train.checkpoint_every=250 --workdir "$root/level256"
+# The Presence-net's head, fitted last (its odds depend on the generator and Level-net): on the Level-net's
+# features of the training pairs and photos, each set weighted equally, its odds set so that half of the
+# held-out photos come back 2 % darker. The fine-tune's overrides ride along so that the shipped config
+# records the generator's recipe; the stage reads only the data section's splits and filters.
 rrgan-train --preset cpu-long --init "$root/level256" --stage presence "${data[@]}" \
     --val "${real_sets[@]}" "$shared/data/train/real89" --set model.presence_net=true "${pairs[@]}" \
     "${fine_tune[@]}" --workdir "$root/presence"

@@ -221,7 +221,7 @@ def test_a_level_stage_can_be_added_to_trained_networks(level_run, tmp_path):
 
 def test_a_trained_level_net_goes_on_at_another_thumbnail(level_run, tmp_path):
     """The Level-net is fully convolutional: a net trained at one thumbnail starts a run at another with
-    its own weights (here kept by a zero rate), and the run serves the new thumbnail's finer field."""
+    its own weights (here kept by a zero rate), and the run records the new thumbnail."""
     workdir = tmp_path / "finer"
     finer = preset("tiny").override([*FAST, "model.level_thumbnail=48", "train.level_steps=1",
                                      "train.level_learning_rate=0"])
