@@ -15,6 +15,10 @@ scaled by its least-squares gain first: real targets are darker than their photo
 ``--pair-holdout`` keeps each set's held-out pairs only, as ``rrgan-eval --pair-holdout`` does: a map
 trained on a set's other pairs is judged on pairs it never saw.
 
+With a Level-net, ``--pairs`` also scores the light its field takes out of each pixel (the photo
+minus the photo under the field, at the field's cells, upsampled) as a map of the same kind: a second
+reflection finder that sees the whole photo.
+
 AUC is a ranking: a map that marks the reflection a little above its false marks ranks it as well
 as one near zero off the reflection, and only the second lets a generator remove it. ``--generator``
 scores what a map is worth: the PSNR / level-free PSNR on ``--pairs`` of that run's generator (one
@@ -36,8 +40,10 @@ from rrgan import losses
 from rrgan.config import preset
 from rrgan.data.pipeline import evaluation_dataset, held_out_sources
 from rrgan.inference import load_networks
+from rrgan.level import thumbnail
 from rrgan.metrics import level_free_psnr, psnr, quantize
 from rrgan.models import Networks
+from rrgan.models.level_net import toward_field
 
 
 def map_scores(predicted: np.ndarray, mask: np.ndarray) -> dict:
@@ -73,6 +79,17 @@ def map_use(generating: Networks, guiding: Networks, pairs) -> dict:
     return {key: tuple(np.mean(values, axis=0)) for key, values in scores.items()}
 
 
+def level_map(networks: Networks, images: tf.Tensor) -> tf.Tensor:
+    """The light the Level-net's field takes out of ``images`` (float [B, H, W, 3] in [0, 1]): the
+    photo minus the photo under the field, meaned over channels at the field's cells and upsampled
+    bilinearly; [B, H, W, 1], positive where the field darkens the photo."""
+    field = tf.cast(networks.level_net(thumbnail(quantize(images), networks.level_thumbnail), training=False),
+                    tf.float32)
+    photo = tf.image.resize(images, tf.shape(field)[1:3], antialias=True)
+    removed = tf.reduce_mean(photo - toward_field(photo, photo, field, 1.0), -1, keepdims=True)
+    return tf.image.resize(removed, tf.shape(images)[1:3], "bilinear")
+
+
 def _psnrs(image, truth: np.ndarray) -> tuple[float, float]:
     image = quantize(image)[0].numpy()
     return psnr(image, truth), level_free_psnr(image, truth)
@@ -90,10 +107,13 @@ def main() -> None:
     networks = load_networks(args.model, precision="float32")
     threshold = preset("cpu-long").loss.mask_threshold
 
-    def scored(batches, level_free: bool = False) -> dict:
+    def attention_map(images):
+        return networks.guidance(images)["attention_maps"][..., -1]
+
+    def scored(batches, level_free: bool = False, mapped=attention_map) -> dict:
         maps, masks = [], []
         for batch in batches:
-            maps.append(np.ravel(networks.guidance(batch["input"])["attention_maps"][..., -1]))
+            maps.append(np.ravel(mapped(batch["input"])))
             masks.append(np.ravel(losses.reflection_mask(batch["input"], batch["target"], threshold, level_free)))
         return map_scores(np.concatenate(maps), np.concatenate(masks))
 
@@ -103,6 +123,9 @@ def main() -> None:
     for folder in args.pairs:
         pairs = _resized_pairs(folder, args.pair_holdout)
         print(f"{folder} (level-free mask): {_summary(scored(pairs, level_free=True))}")
+        if networks.level_net is not None:
+            light = scored(_resized_pairs(folder, args.pair_holdout), True, lambda images: level_map(networks, images))
+            print(f"{folder}, the light the Level-net's field takes out as the map: {_summary(light)}")
     if args.generator and args.pairs:
         generating = load_networks(args.generator, precision="float32")
         for folder in args.pairs:

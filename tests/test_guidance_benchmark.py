@@ -87,3 +87,28 @@ def test_a_map_is_worth_what_the_generator_makes_of_it(tmp_path):
     assert use["identity"][0] == pytest.approx(identity)
     assert use["map"] == use["no map"]  # a map of zeros is no map
     assert use["mask"] != use["no map"]  # the generator reads the map
+
+
+def test_the_level_net_map_is_the_light_its_field_takes_out():
+    import dataclasses
+
+    import tensorflow as tf
+
+    from rrgan.config import preset
+    from rrgan.models import build_networks
+
+    def field(thumbnail):  # an offset of -0.2 on the left half of the cells, nothing on the right
+        cells = thumbnail.shape[1] // 16, thumbnail.shape[2] // 16
+        offset = tf.concat([tf.fill((1, cells[0], cells[1] // 2, 3), -0.2),
+                            tf.zeros((1, cells[0], cells[1] - cells[1] // 2, 3))], 2)
+        return tf.concat([tf.zeros_like(offset), offset], -1)
+
+    networks = dataclasses.replace(build_networks(preset("tiny").model), level_net=lambda thumbnail, training: field(
+        thumbnail), level_thumbnail=64)
+    images = tf.fill((1, 64, 128, 3), 0.5)
+    light = guidance.level_map(networks, images).numpy()[0, ..., 0]
+    assert light.shape == (64, 128)
+    assert light[:, :48] == pytest.approx(0.2, abs=1e-5) and light[:, 80:] == pytest.approx(0.0, abs=1e-5)
+    left = np.zeros((1, 64, 128))
+    left[..., :64] = 1.0
+    assert guidance.map_scores(light[None], left)["auc"] == 1.0
