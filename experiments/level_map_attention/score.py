@@ -1,0 +1,77 @@
+"""A probe checkpoint's raw and EMA generator given the Level-net's light map (as it trained), its own
+Attention-net's map, or none: level-free removal on benchmarks/removal.py's crops, and PSNR /
+level-free PSNR on real pairs at a long side of 512 and on the README example (no Level-net step).
+
+    PYTHONPATH=experiments/level_map_attention \
+        python experiments/level_map_attention/score.py WORKDIR/checkpoints/ckpt-N
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from level_map import level_attention
+
+sys.path.insert(0, "benchmarks")
+from guidance import _resized_pairs  # noqa: E402
+
+from rrgan import checkpoints  # noqa: E402
+from rrgan.config import preset  # noqa: E402
+from rrgan.data.pipeline import holdout_crops  # noqa: E402
+from rrgan.inference import load_config, load_networks  # noqa: E402
+from rrgan.metrics import level_free_psnr, psnr, quantize  # noqa: E402
+from rrgan.models import build_generator, build_networks  # noqa: E402
+
+path = sys.argv[1]
+config = load_config(Path(path).parents[1]).model
+networks = build_networks(config)
+average = build_generator(config, name="generator_ema")
+checkpoints.restore_networks(path, networks, average)
+shipped = load_networks(None, "float32")  # its Level-net: the one the probe trained with (frozen)
+generators = {"raw": networks.generator, "ema": average}
+
+
+def maps(image):
+    own = networks.guidance(image)["attention_maps"][..., -1:]
+    return {"level map": level_attention(shipped, image), "own map": own, "none": tf.zeros_like(own)}
+
+
+def scored(image, target, edge, attention, generator):
+    output = quantize(generator([image, edge, attention])["transmission"]).numpy()
+    truth = quantize(target).numpy()
+    return [(psnr(o, t), level_free_psnr(o, t)) for o, t in zip(output, truth)]
+
+
+for sigma in (1.0, 2.0, 5.0):
+    data = preset("cpu-long").override(["data.synthesis.recipes=zhang", f"data.synthesis.zhang_sigma={sigma},{sigma}",
+                                        "data.synthesis.reflection_strength=0.6,0.6", "data.clean_fraction=0"]).data
+    gains = {}
+    for batch in holdout_crops(["../shared/data/photos"], data).batch(8).take(25):
+        image, target = batch["input"], batch["target"]
+        edge = networks.guidance(image)["edge"]
+        identity = [level_free_psnr(i, t) for i, t in zip(quantize(image).numpy(), quantize(target).numpy())]
+        for label, attention in maps(image).items():
+            for name, generator in generators.items():
+                gains.setdefault(f"{name}, {label}", []).extend(
+                    free - base for (_, free), base in zip(scored(image, target, edge, attention, generator), identity))
+    print(f"crops, sigma {sigma:g}: level-free gain " + ", ".join(
+        f"{key} {np.nanmean(np.where(np.isinf(g), np.nan, g)):+.2f}" for key, g in gains.items()), flush=True)
+
+folders = [("../shared/data/train/real89", 0.15, None), ("../shared/data/val/nature20", 0.0, None),
+           ("../shared/data/val/sir2_solidobject", 0.0, 40), ("runs/eval/example", 0.0, None)]
+for folder, holdout, limit in folders:
+    rows = {}
+    for n, pair in enumerate(_resized_pairs(folder, holdout)):
+        if limit is not None and n >= limit:
+            break
+        image, target = pair["input"], pair["target"]
+        edge = networks.guidance(image)["edge"]
+        truth = quantize(target).numpy()[0]
+        rows.setdefault("identity", []).append((psnr(quantize(image).numpy()[0], truth),
+                                                level_free_psnr(quantize(image).numpy()[0], truth)))
+        for label, attention in maps(image).items():
+            for name, generator in generators.items():
+                rows.setdefault(f"{name}, {label}", []).extend(scored(image, target, edge, attention, generator))
+    means = {key: np.mean(values, 0) for key, values in rows.items()}
+    print(f"{folder}: " + "; ".join(f"{key} {mean[0]:.2f} / {mean[1]:.2f}" for key, mean in means.items()), flush=True)
