@@ -1,6 +1,7 @@
 """A probe checkpoint's raw and EMA generator given the Level-net's light map (as it trained), its own
 Attention-net's map, or none: level-free removal on benchmarks/removal.py's crops, and PSNR /
-level-free PSNR on real pairs at a long side of 512 and on the README example (no Level-net step).
+level-free PSNR on real pairs at a long side of 512 and on the README example, without and with the
+shipped model's whole-photo step (its Level-net and Presence-net) after the generator.
 
     PYTHONPATH=experiments/level_map_attention \
         python experiments/level_map_attention/score.py WORKDIR/checkpoints/ckpt-N
@@ -20,6 +21,7 @@ from rrgan import checkpoints  # noqa: E402
 from rrgan.config import preset  # noqa: E402
 from rrgan.data.pipeline import holdout_crops  # noqa: E402
 from rrgan.inference import load_config, load_networks  # noqa: E402
+from rrgan.level import level_step  # noqa: E402
 from rrgan.metrics import level_free_psnr, psnr, quantize  # noqa: E402
 from rrgan.models import build_generator, build_networks  # noqa: E402
 
@@ -37,13 +39,15 @@ def maps(image):
     return {"level map": level_attention(shipped, image), "own map": own, "none": tf.zeros_like(own)}
 
 
-def scored(image, target, edge, attention, generator):
-    output = quantize(generator([image, edge, attention])["transmission"]).numpy()
+def scored(image, target, edge, attention, generator, whole_photo_step=False):
+    output = quantize(generator([image, edge, attention])["transmission"])
+    if whole_photo_step:
+        output = level_step(shipped, quantize(image), output)
     truth = quantize(target).numpy()
-    return [(psnr(o, t), level_free_psnr(o, t)) for o, t in zip(output, truth)]
+    return [(psnr(o, t), level_free_psnr(o, t)) for o, t in zip(output.numpy(), truth)]
 
 
-for sigma in (1.0, 2.0, 5.0):
+for sigma in (1.0, 2.0, 5.0) if "--pairs-only" not in sys.argv else ():
     data = preset("cpu-long").override(["data.synthesis.recipes=zhang", f"data.synthesis.zhang_sigma={sigma},{sigma}",
                                         "data.synthesis.reflection_strength=0.6,0.6", "data.clean_fraction=0"]).data
     gains = {}
@@ -73,5 +77,10 @@ for folder, holdout, limit in folders:
         for label, attention in maps(image).items():
             for name, generator in generators.items():
                 rows.setdefault(f"{name}, {label}", []).extend(scored(image, target, edge, attention, generator))
+                rows.setdefault(f"{name}, {label}, whole-photo step", []).extend(
+                    scored(image, target, edge, attention, generator, whole_photo_step=True))
+        model = level_step(shipped, quantize(image), quantize(shipped.remove_reflection(image)["transmission"]))
+        rows.setdefault("shipped model", []).append((psnr(model.numpy()[0], truth),
+                                                     level_free_psnr(model.numpy()[0], truth)))
     means = {key: np.mean(values, 0) for key, values in rows.items()}
     print(f"{folder}: " + "; ".join(f"{key} {mean[0]:.2f} / {mean[1]:.2f}" for key, mean in means.items()), flush=True)
