@@ -4,7 +4,10 @@ level-free PSNR on real pairs at a long side of 512 and on the README example, w
 shipped model's whole-photo step (its Level-net and Presence-net) after the generator.
 
     PYTHONPATH=experiments/level_map_attention \
-        python experiments/level_map_attention/score.py WORKDIR/checkpoints/ckpt-N
+        python experiments/level_map_attention/score.py WORKDIR/checkpoints/ckpt-N [--pairs-only]
+
+``--pairs-only`` skips the crops. The README example is read as a pair folder, ``runs/eval/example``
+(docs/experiments.md: its input, rrgan/examples/window.jpg, against docs/window_clean.jpg).
 """
 
 import sys
