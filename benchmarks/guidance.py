@@ -110,22 +110,26 @@ def main() -> None:
     def attention_map(images):
         return networks.guidance(images)["attention_maps"][..., -1]
 
-    def scored(batches, level_free: bool = False, mapped=attention_map) -> dict:
-        maps, masks = [], []
+    mappers = {"the Attention-net's last map": attention_map}
+    if networks.level_net is not None:
+        mappers["the light the Level-net's field takes out"] = lambda images: level_map(networks, images)
+
+    def scored(batches, mappers: dict, level_free: bool = False) -> dict:
+        """Each mapper's map against the mask on ``batches``, read once: {name: map_scores}."""
+        maps, masks = {name: [] for name in mappers}, []
         for batch in batches:
-            maps.append(np.ravel(mapped(batch["input"])))
+            for name, mapped in mappers.items():
+                maps[name].append(np.ravel(mapped(batch["input"])))
             masks.append(np.ravel(losses.reflection_mask(batch["input"], batch["target"], threshold, level_free)))
-        return map_scores(np.concatenate(maps), np.concatenate(masks))
+        masks = np.concatenate(masks)
+        return {name: map_scores(np.concatenate(values), masks) for name, values in maps.items()}
 
     print(f"{args.model or 'shipped'}: the Attention-net's last map, {args.crops} crops per row")
     for sigma in args.sigmas:
-        print(f"sigma {sigma:g}: {_summary(scored(zhang_crops(args, sigma)))}")
+        print(f"sigma {sigma:g}: {_summary(scored(zhang_crops(args, sigma), {'map': attention_map})['map'])}")
     for folder in args.pairs:
-        pairs = _resized_pairs(folder, args.pair_holdout)
-        print(f"{folder} (level-free mask): {_summary(scored(pairs, level_free=True))}")
-        if networks.level_net is not None:
-            light = scored(_resized_pairs(folder, args.pair_holdout), True, lambda images: level_map(networks, images))
-            print(f"{folder}, the light the Level-net's field takes out as the map: {_summary(light)}")
+        for name, scores in scored(_resized_pairs(folder, args.pair_holdout), mappers, level_free=True).items():
+            print(f"{folder} (level-free mask), {name}: {_summary(scores)}")
     if args.generator and args.pairs:
         generating = load_networks(args.generator, precision="float32")
         for folder in args.pairs:

@@ -103,8 +103,8 @@ def test_the_level_net_map_is_the_light_its_field_takes_out():
                             tf.zeros((1, cells[0], cells[1] - cells[1] // 2, 3))], 2)
         return tf.concat([tf.zeros_like(offset), offset], -1)
 
-    networks = dataclasses.replace(build_networks(preset("tiny").model), level_net=lambda thumbnail, training: field(
-        thumbnail), level_thumbnail=64)
+    networks = build_networks(preset("tiny").model)
+    networks = dataclasses.replace(networks, level_net=lambda thumbnail, training: field(thumbnail), level_thumbnail=64)
     images = tf.fill((1, 64, 128, 3), 0.5)
     light = guidance.level_map(networks, images).numpy()[0, ..., 0]
     assert light.shape == (64, 128)

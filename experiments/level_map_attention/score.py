@@ -37,17 +37,23 @@ shipped = load_networks(None, "float32")  # its Level-net: the one the probe tra
 generators = {"raw": networks.generator, "ema": average}
 
 
-def maps(image):
-    own = networks.guidance(image)["attention_maps"][..., -1:]
-    return {"level map": level_attention(shipped, image), "own map": own, "none": tf.zeros_like(own)}
+def guided(image):
+    """The probe's edge map and the three attention maps it is scored with, from one guidance pass."""
+    guidance = networks.guidance(image)
+    own = guidance["attention_maps"][..., -1:]
+    return guidance["edge"], {"level map": level_attention(shipped, image), "own map": own,
+                              "none": tf.zeros_like(own)}
 
 
-def scored(image, target, edge, attention, generator, whole_photo_step=False):
+def psnrs(output, target):
+    """[(PSNR, level-free PSNR)] of uint8 ``output`` against float ``target``, per image."""
+    return [(psnr(o, t), level_free_psnr(o, t)) for o, t in zip(output.numpy(), quantize(target).numpy())]
+
+
+def scored(image, target, edge, attention, generator):
+    """The generator's output alone and after the shipped whole-photo step: two lists of ``psnrs``."""
     output = quantize(generator([image, edge, attention])["transmission"])
-    if whole_photo_step:
-        output = level_step(shipped, quantize(image), output)
-    truth = quantize(target).numpy()
-    return [(psnr(o, t), level_free_psnr(o, t)) for o, t in zip(output.numpy(), truth)]
+    return psnrs(output, target), psnrs(level_step(shipped, quantize(image), output), target)
 
 
 for sigma in (1.0, 2.0, 5.0) if "--pairs-only" not in sys.argv else ():
@@ -56,12 +62,13 @@ for sigma in (1.0, 2.0, 5.0) if "--pairs-only" not in sys.argv else ():
     gains = {}
     for batch in holdout_crops(["../shared/data/photos"], data).batch(8).take(25):
         image, target = batch["input"], batch["target"]
-        edge = networks.guidance(image)["edge"]
-        identity = [level_free_psnr(i, t) for i, t in zip(quantize(image).numpy(), quantize(target).numpy())]
-        for label, attention in maps(image).items():
+        edge, maps = guided(image)
+        identity = [free for _, free in psnrs(quantize(image), target)]
+        for label, attention in maps.items():
             for name, generator in generators.items():
+                output = quantize(generator([image, edge, attention])["transmission"])
                 gains.setdefault(f"{name}, {label}", []).extend(
-                    free - base for (_, free), base in zip(scored(image, target, edge, attention, generator), identity))
+                    free - base for (_, free), base in zip(psnrs(output, target), identity))
     print(f"crops, sigma {sigma:g}: level-free gain " + ", ".join(
         f"{key} {np.nanmean(np.where(np.isinf(g), np.nan, g)):+.2f}" for key, g in gains.items()), flush=True)
 
@@ -73,17 +80,14 @@ for folder, holdout, limit in folders:
         if limit is not None and n >= limit:
             break
         image, target = pair["input"], pair["target"]
-        edge = networks.guidance(image)["edge"]
-        truth = quantize(target).numpy()[0]
-        rows.setdefault("identity", []).append((psnr(quantize(image).numpy()[0], truth),
-                                                level_free_psnr(quantize(image).numpy()[0], truth)))
-        for label, attention in maps(image).items():
+        rows.setdefault("identity", []).extend(psnrs(quantize(image), target))
+        edge, maps = guided(image)
+        for label, attention in maps.items():
             for name, generator in generators.items():
-                rows.setdefault(f"{name}, {label}", []).extend(scored(image, target, edge, attention, generator))
-                rows.setdefault(f"{name}, {label}, whole-photo step", []).extend(
-                    scored(image, target, edge, attention, generator, whole_photo_step=True))
+                alone, stepped = scored(image, target, edge, attention, generator)
+                rows.setdefault(f"{name}, {label}", []).extend(alone)
+                rows.setdefault(f"{name}, {label}, whole-photo step", []).extend(stepped)
         model = level_step(shipped, quantize(image), quantize(shipped.remove_reflection(image)["transmission"]))
-        rows.setdefault("shipped model", []).append((psnr(model.numpy()[0], truth),
-                                                     level_free_psnr(model.numpy()[0], truth)))
+        rows.setdefault("shipped model", []).extend(psnrs(model, target))
     means = {key: np.mean(values, 0) for key, values in rows.items()}
     print(f"{folder}: " + "; ".join(f"{key} {mean[0]:.2f} / {mean[1]:.2f}" for key, mean in means.items()), flush=True)
