@@ -113,13 +113,6 @@ class DataConfig:
     level_real_fraction: float = 0.55
     level_clean_fraction: float = 0.2
     level_veil_strength: tuple[float, float] = (0.1, 0.7)
-    # Each level view, input and target alike, times a gain drawn log-uniformly from
-    # level_view_gain and a per-channel tint within +-level_view_tint: a photo's exposure and white
-    # balance do not change the correction its reflection asks, so the Level-net cannot learn each
-    # training pair's correction from its colours (its field fits the pairs it trained on far
-    # better than held-out ones). (1, 1) and 0: the views as they are.
-    level_view_gain: tuple[float, float] = (1.0, 1.0)
-    level_view_tint: float = 0.0
     shuffle_buffer: int = 512  # records in the shuffle buffer
     cache: bool = True  # keep the encoded records in memory after the first pass
     default_photos: int = 96  # scenes drawn for the embedded default data
@@ -146,9 +139,6 @@ class DataConfig:
             raise ConfigError(f"data.level_real_fraction and data.level_clean_fraction must be at least 0 and add up "
                               f"to at most 1, got {level_shares}")
         _check_range("data.level_veil_strength", self.level_veil_strength)
-        _check_range("data.level_view_gain", self.level_view_gain, low=0.05)
-        if not 0.0 <= self.level_view_tint < 1.0:
-            raise ConfigError(f"data.level_view_tint must be in [0, 1), got {self.level_view_tint}")
         if self.pair_max_shift < 0:
             raise ConfigError(f"data.pair_max_shift must be at least 0, got {self.pair_max_shift}")
         _check_range("data.pair_brightness_ratio", self.pair_brightness_ratio)

@@ -81,24 +81,6 @@ def test_level_views_mix_real_clean_and_veiled_in_fixed_shares(tmp_path):
     np.testing.assert_array_equal(again["input"].numpy(), image)
 
 
-def test_level_views_reexposed_alike_keep_each_pairs_correction(tmp_path):
-    for index in range(6):
-        write_image(tmp_path / "photos" / f"p{index}.png", draw_scene(index, 96))
-    make_pair_folder(tmp_path / "pairs", [f"r{i}" for i in range(4)], size=(80, 120))
-    sources = collect_sources([tmp_path / "pairs"], [tmp_path / "photos"])
-    config = dataclasses.replace(TINY_LEVEL.data, level_real_fraction=0.4, level_clean_fraction=0.2,
-                                 pair_brightness_ratio=(0.0, 10.0), pair_max_shift=100.0)
-    plain = next(iter(level_dataset(sources, config, 10, 32, seed=3)))
-    halved = next(iter(level_dataset(sources, dataclasses.replace(config, level_view_gain=(0.5, 0.5)), 10, 32, seed=3)))
-    for key in ("input", "target"):
-        np.testing.assert_allclose(halved[key].numpy(), plain[key].numpy() * 0.5, atol=1e-6)
-    tinted = next(iter(level_dataset(sources, dataclasses.replace(config, level_view_tint=0.3), 10, 32, seed=3)))
-    image, target = tinted["input"].numpy(), tinted["target"].numpy()
-    np.testing.assert_array_equal(image[4:6], target[4:6])  # clean views stay their own targets
-    channel_gain = image.mean(axis=(1, 2)) / plain["input"].numpy().mean(axis=(1, 2))
-    assert np.ptp(channel_gain, axis=1).max() > 0.05
-
-
 @pytest.mark.parametrize("balance, small_share", [(False, (0.0, 0.25)), (True, (0.35, 0.65))])
 def test_level_views_take_pair_sets_by_size_or_alike(tmp_path, balance, small_share):
     make_unequal_pair_sets(tmp_path / "data")
@@ -114,10 +96,6 @@ def test_level_shares_must_fit_in_a_batch():
         preset("tiny").override(["data.level_real_fraction=0.9", "data.level_clean_fraction=0.2"])
     with pytest.raises(ConfigError, match="level_thumbnail"):
         preset("tiny").override(["model.level_thumbnail=40"])
-    with pytest.raises(ConfigError, match="level_view_gain"):
-        preset("tiny").override(["data.level_view_gain=1.4,0.7"])
-    with pytest.raises(ConfigError, match="level_view_tint"):
-        preset("tiny").override(["data.level_view_tint=1.5"])
 
 
 def _level_losses(networks, batch, learning_rate: float, steps: int) -> tuple[float, float]:

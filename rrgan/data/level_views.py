@@ -5,16 +5,12 @@ Three streams, mixed by fixed counts per batch (``data.level_real_fraction``,
 ``data.level_clean_fraction``): real pairs (each pair set alike with ``data.balance_pair_sets``);
 clean photos as their own target (a photo without glass comes back as it went in); and clean photos
 under a synthetic veil, another photo averaged down to 2 to 128 cells and added with a tinted gain
-(``data.level_veil_strength``), the smooth layer of light that glass lays over a scene. Each view,
-input and target alike, may then be re-exposed (``data.level_view_gain``, ``data.level_view_tint``)
-against learning a pair's correction by its colours. Photos and
+(``data.level_veil_strength``), the smooth layer of light that glass lays over a scene. Photos and
 pairs are read once, shrunk to twice the thumbnail and cached; the random work after the cache is
 stateless, keyed by (seed, index).
 """
 
 from __future__ import annotations
-
-import math
 
 import tensorflow as tf
 
@@ -61,18 +57,6 @@ def veiled(transmission: tf.Tensor, reflection: tf.Tensor, config: DataConfig, s
     gain = (tf.random.stateless_uniform(tf.stack([count, 1, 1, 1]), seeds[1], low, high)
             * tf.random.stateless_uniform(tf.stack([count, 1, 1, 3]), seeds[2], 1.0 - VEIL_TINT, 1.0 + VEIL_TINT))
     return tf.clip_by_value(transmission + veil * gain, 0.0, 1.0)
-
-
-def reexposed(views: dict[str, tf.Tensor], config: DataConfig, seed: tf.Tensor) -> dict[str, tf.Tensor]:
-    """Each view's ``input`` and ``target`` (float32 [B, S, S, 3] in [0, 1]) times the same gain,
-    log-uniform in ``config.level_view_gain``, and per-channel tint within ``config.level_view_tint``."""
-    seeds = tf.random.experimental.stateless_split(seed, 2)
-    count = tf.shape(views["input"])[0]
-    low, high = config.level_view_gain
-    gain = tf.exp(tf.random.stateless_uniform(tf.stack([count, 1, 1, 1]), seeds[0], math.log(low), math.log(high)))
-    tint = config.level_view_tint
-    gain *= tf.random.stateless_uniform(tf.stack([count, 1, 1, 3]), seeds[1], 1.0 - tint, 1.0 + tint)
-    return {key: tf.clip_by_value(view * gain, 0.0, 1.0) for key, view in views.items()}
 
 
 def _stream_seed(seed: int, stream: int, index: tf.Tensor) -> tf.Tensor:
@@ -130,7 +114,4 @@ def level_dataset(sources: Sources, config: DataConfig, batch_size: int, size: i
     batches = tf.data.Dataset.zip(tuple(streams)).map(
         lambda *parts: {key: tf.concat([part[key] for part in parts], 0)
                         for key in ("input", "target")})
-    if config.level_view_gain != (1.0, 1.0) or config.level_view_tint:
-        batches = batches.enumerate().map(
-            lambda index, views: reexposed(views, config, _stream_seed(seed, 3, index)))
     return batches.prefetch(AUTOTUNE)
