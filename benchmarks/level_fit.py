@@ -11,6 +11,7 @@ glass400 and real89 at 0.15) judge the field on far more photos than real89's 12
 from __future__ import annotations
 
 import argparse
+import math
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ from rrgan.config import DataConfig
 from rrgan.data.pipeline import check_pairs
 from rrgan.inference import load_networks
 from rrgan.level import thumbnail
-from rrgan.losses import LEVEL_POOL
+from rrgan.losses import level_loss
 from rrgan.models.level_net import toward_field
 
 
@@ -33,12 +34,9 @@ def field_fit(level_net, image: np.ndarray, target: np.ndarray, short_side: int)
     output = tf.image.resize(tf.cast(level_net(small, training=False), tf.float32), size, "bilinear")
     fitted = tf.clip_by_value(toward_field(small, small, output, 1.0), 0.0, 1.0)
 
-    def means(x):
-        return tf.nn.avg_pool2d(x, LEVEL_POOL, LEVEL_POOL, "VALID")
-
     def scores(x):
-        return (float(tf.image.psnr(means(x), means(goal), 1.0)[0]),
-                abs(float(np.log(tf.reduce_mean(x) / tf.reduce_mean(goal)))))
+        return (-10.0 * math.log10(float(level_loss(x, goal, "mse"))),
+                abs(math.log(float(tf.reduce_mean(x) / tf.reduce_mean(goal)))))
 
     (identity, identity_ratio), (field, field_ratio) = scores(small), scores(fitted)
     return {"identity": identity, "field": field, "identity_log_ratio": identity_ratio, "field_log_ratio": field_ratio}
@@ -54,10 +52,9 @@ def main() -> None:
     networks = load_networks(args.model)
     if networks.level_net is None:
         parser.error(f"{args.model or 'the shipped model'} has no Level-net")
-    # Every pair is scored; whether the shipped recipe's filters leave one out is a column of --csv.
-    config = DataConfig(pair_holdout=args.pair_holdout, pair_brightness_ratio=(0.1, 1.03))
+    # Every pair is scored, whether a training filter would have left it out or not.
+    config = DataConfig(pair_holdout=args.pair_holdout)
     rows = [{"set": check.pair_set, "pair": check.name, "held_out": check.held_out,
-             "filtered": bool(check.left_out_by),
              **field_fit(networks.level_net, pair["input"].numpy(), pair["target"].numpy(), networks.level_thumbnail)}
             for check, pair in check_pairs(args.folders, config)]
     table = pd.DataFrame(rows)
