@@ -7,7 +7,9 @@ batches (median over timed steps after a warm-up, the preset's batch size and dt
 each network's parameter count and GFLOPs per forward pass at that size (multiply-add = 2 FLOPs,
 counted by the TF profiler on the traced graph). The perceptual term is off unless --set turns it
 on with weights that need no download (loss.perceptual_weights=hed or efficientnet_lite0).
+TensorFlow's oneDNN kernels are on, as ``rrgan-train`` has them (TF_ENABLE_ONEDNN_OPTS=0 compares).
 """
+# ruff: noqa: E402  (TensorFlow is imported after prefer_onednn, which it reads when it loads)
 
 from __future__ import annotations
 
@@ -15,9 +17,14 @@ import argparse
 import statistics
 import time
 
+from rrgan.startup import prefer_onednn
+
+prefer_onednn()  # as rrgan-train does, before TensorFlow loads
+
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.util import _pywrap_util_port
 
 from rrgan.config import preset
 from rrgan.inference import compute_precision
@@ -71,7 +78,8 @@ def main() -> None:
         aux.compile(optimizer=keras.optimizers.Adam(1e-4))
         gan = GANTrainer(networks, config.loss, perceptual)
         gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4))
-        print(f"[{name}] batch {size[0]} x {args.crop}x{args.crop}, {precision}"
+        print(f"[{name}] batch {size[0]} x {args.crop}x{args.crop}, {precision}, "
+              f"oneDNN {'on' if _pywrap_util_port.IsMklEnabled() else 'off'}"
               + ("" if perceptual else ", perceptual off") + "".join(f", {override}" for override in args.set))
         print(f"  stage 1 (aux): {images_per_second(aux, batch, args.steps):7.1f} images/s")
         print(f"  stage 2 (gan): {images_per_second(gan, batch, args.steps):7.1f} images/s")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rrgan import EXAMPLE_PHOTO, WORKING_PIXELS
 from rrgan.errors import RRGANError, Stopped
-from rrgan.startup import quiet_start, verbose_requested
+from rrgan.startup import prefer_onednn, quiet_start, verbose_requested
 
 
 def _friendly(prog: str):
@@ -255,6 +255,7 @@ def data_main(argv=None) -> int:
 
 @_friendly("rrgan-train")
 def train_main(argv=None) -> int:
+    prefer_onednn()
     parser = argparse.ArgumentParser(
         prog="rrgan-train",
         description="Train rrgan: stage 1 (Edge-net, Attention-net), then stage 2 (generator vs discriminator), "

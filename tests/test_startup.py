@@ -58,3 +58,18 @@ def test_console_scripts_import_no_tensorflow_before_their_quiet_start():
     before quiet_start, and make --help take seconds."""
     check = "import sys, rrgan.cli, rrgan.startup; assert 'tensorflow' not in sys.modules, 'imported'"
     assert subprocess.run([sys.executable, "-c", check], capture_output=True, text=True).returncode == 0
+
+
+@pytest.mark.parametrize("choice, enabled", [(None, "True"), ("0", "False")])
+def test_rrgan_train_turns_on_onednn_unless_the_user_chose(choice, enabled):
+    """TensorFlow leaves its oneDNN kernels off on AVX2 CPUs, where they train twice as fast."""
+    check = ("from rrgan.cli import train_main\n"
+             "try:\n    train_main(['--help'])\nexcept SystemExit:\n    pass\n"
+             "from tensorflow.python.util import _pywrap_util_port\n"
+             "print(_pywrap_util_port.IsMklEnabled())")
+    environment = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
+    if choice is not None:
+        environment["TF_ENABLE_ONEDNN_OPTS"] = choice
+    run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=environment, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == enabled
