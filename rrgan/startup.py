@@ -34,9 +34,11 @@ def prefer_onednn() -> None:
     TensorFlow turns them on by itself only on CPUs with AVX-512 VNNI or BF16 or AMX. On an AVX2
     CPU they train ``cpu-long`` 1.9x (stage 2) to 2.6x (stage 1) faster, but remove reflections
     from a photo 1.2-1.5x slower (docs/benchmarks.md): training processes ask, the others do not.
-    TensorFlow reads the variable when it loads: call this before its first import.
+    TensorFlow reads the variable when it loads; once it is loaded (``train_main`` called in a
+    process that imported it) this does nothing, rather than reach only the process's children.
     """
-    os.environ.setdefault(ONEDNN_VARIABLE, "1")
+    if "tensorflow" not in sys.modules:
+        os.environ.setdefault(ONEDNN_VARIABLE, "1")
 
 
 def verbose_requested(argv: list[str] | None = None) -> bool:

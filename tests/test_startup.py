@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from rrgan import EXAMPLE_PHOTO
-from rrgan.startup import _stderr_dropped, verbose_requested
+from rrgan.startup import _stderr_dropped, prefer_onednn, verbose_requested
 
 REMOVE = "import sys; from rrgan.cli import remove_main; sys.exit(remove_main())"  # what the console script runs
 
@@ -73,3 +73,11 @@ def test_rrgan_train_turns_on_onednn_unless_the_user_chose(choice, enabled):
     run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=environment, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] == enabled
+
+
+def test_once_tensorflow_is_loaded_prefer_onednn_changes_nothing(monkeypatch):
+    """Too late for this process; the variable would only reach its children (a test's rrgan-remove)."""
+    import tensorflow  # noqa: F401
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    prefer_onednn()
+    assert "TF_ENABLE_ONEDNN_OPTS" not in os.environ
