@@ -62,7 +62,7 @@ def test_console_scripts_import_no_tensorflow_before_their_quiet_start():
 
 @pytest.mark.parametrize("choice, enabled", [(None, "True"), ("0", "False")])
 def test_rrgan_train_turns_on_onednn_unless_the_user_chose(choice, enabled):
-    """TensorFlow leaves its oneDNN kernels off on AVX2 CPUs, where they train twice as fast."""
+    """TensorFlow leaves its oneDNN kernels off on AVX2 CPUs, where rrgan-train runs 1.3-1.4x faster with them."""
     check = ("from rrgan.cli import train_main\n"
              "try:\n    train_main(['--help'])\nexcept SystemExit:\n    pass\n"
              "from tensorflow.python.util import _pywrap_util_port\n"
